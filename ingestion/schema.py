@@ -1,0 +1,63 @@
+"""Schemas and tables owned by ingestion, created idempotently on any database."""
+
+from __future__ import annotations
+
+import psycopg
+
+from ingestion.contract import raw_ddl
+
+AUDIT_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS audit",
+    """
+    CREATE TABLE IF NOT EXISTS audit.submissions (
+      file_id       bigserial PRIMARY KEY,
+      file_name     text NOT NULL,
+      sha256        char(64) NOT NULL,
+      city_code     text,
+      period        text,
+      kind          text,
+      received_at   timestamptz NOT NULL DEFAULT now(),
+      status        text NOT NULL CHECK (status IN ('accepted', 'partial', 'rejected', 'duplicate')),
+      rows          integer NOT NULL DEFAULT 0,
+      rows_rejected integer NOT NULL DEFAULT 0,
+      reason        text,
+      superseded_at timestamptz,
+      superseded_by bigint REFERENCES audit.submissions (file_id),
+      archive_path  text,
+      receipt       jsonb
+    )
+    """,
+    # At most one loaded copy of any byte content: a second one is a duplicate.
+    """
+    CREATE UNIQUE INDEX IF NOT EXISTS submissions_loaded_sha256
+      ON audit.submissions (sha256) WHERE status IN ('accepted', 'partial')
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS submissions_city_period_kind
+      ON audit.submissions (city_code, period, kind)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS audit.rejected_rows (
+      file_id     bigint NOT NULL REFERENCES audit.submissions (file_id),
+      sheet       text,
+      row_number  integer,
+      column_name text,
+      value       text,
+      rule        text NOT NULL,
+      message_zh  text NOT NULL,
+      message_en  text NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS rejected_rows_file ON audit.rejected_rows (file_id)",
+    "COMMENT ON TABLE audit.submissions IS 'One row per received file: status, rows loaded and rejected, supersession'",
+    "COMMENT ON TABLE audit.rejected_rows IS 'Quarantined rows with file, sheet, row, column, value and rule'",
+]
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create audit and raw tables if missing (safe to call every time)."""
+    with conn.transaction():
+        # Serialise concurrent first runs: CREATE ... IF NOT EXISTS is not race-free.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.ensure_schema'))")
+        for stmt in AUDIT_DDL + raw_ddl():
+            conn.execute(stmt)

@@ -1,0 +1,137 @@
+"""The ``openecon`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from openecon.settings import get_settings
+
+
+def cmd_db(args) -> int:
+    from openecon.pg import EmbeddedPostgres, ensure_database
+
+    settings = get_settings()
+    if not settings.embedded:
+        w = settings.warehouse
+        if args.action == "url":
+            print(settings.warehouse.url())
+        elif args.action == "start":
+            ensure_database(settings)
+            print(f"external Postgres at {w.host}:{w.port} (OPENECON_DATABASE_URL); databases ready")
+        else:
+            print(f"external Postgres at {w.host}:{w.port} (OPENECON_DATABASE_URL); nothing to {args.action}")
+        return 0
+    pg = EmbeddedPostgres(settings)
+    if args.action == "start":
+        pg.start()
+        print(pg.status_text())
+    elif args.action == "stop":
+        pg.stop()
+        print(pg.status_text())
+    elif args.action == "status":
+        print(pg.status_text())
+        return 0 if pg.running() else 3
+    elif args.action == "url":
+        print(settings.warehouse.url())
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from ingestion.sample import generate
+
+    files = generate(Path(args.out), args.from_, args.to, seed=args.seed)
+    print(f"wrote {len(files)} files under {args.out}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from ingestion.load import ingest_paths
+    from openecon.pg import ensure_database
+
+    settings = get_settings()
+    ensure_database(settings)
+    receipts = ingest_paths([Path(p) for p in args.paths], settings)
+    for r in receipts:
+        print(r.text())
+    counts: dict[str, int] = {}
+    for r in receipts:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print("汇总 summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0 if all(r.ok for r in receipts) else 1
+
+
+def cmd_build(args) -> int:
+    from openecon import pipeline
+    from openecon.pg import ensure_database
+
+    settings = get_settings()
+    ensure_database(settings)
+    pipeline.dbt_build(settings)
+    result = pipeline.quality_gate(settings)
+    print(result.summary())
+    return 0 if result.success else 1
+
+
+def cmd_demo(args) -> int:
+    from openecon import demo
+
+    return demo.run()
+
+
+def cmd_contract(args) -> int:
+    from ingestion.contract import dbt_sources_yml
+    from openecon.pipeline import SOURCES_YML
+
+    SOURCES_YML.write_text(dbt_sources_yml(), encoding="utf-8")
+    print(f"wrote {SOURCES_YML}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="openecon", description="Open-economy KPI warehouse")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="embedded Postgres: start | stop | status | url")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    sample = sub.add_parser("sample", help="write realistic sample submissions")
+    sample.add_argument("--out", required=True)
+    sample.add_argument("--from", dest="from_", required=True, metavar="YYYY-MM")
+    sample.add_argument("--to", required=True, metavar="YYYY-MM")
+    sample.add_argument("--seed", type=int, default=42)
+    sample.set_defaults(func=cmd_sample)
+
+    ingest = sub.add_parser("ingest", help="validate and load files or folders; one receipt per file")
+    ingest.add_argument("paths", nargs="+")
+    ingest.set_defaults(func=cmd_ingest)
+
+    build = sub.add_parser("build", help="dbt build + Great Expectations checkpoint")
+    build.set_defaults(func=cmd_build)
+
+    demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")
+    demo.set_defaults(func=cmd_demo)
+
+    contract = sub.add_parser("contract", help="regenerate the dbt sources yml from the contract")
+    contract.add_argument("what", choices=["sources"])
+    contract.set_defaults(func=cmd_contract)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # one clear line for users; the stack with OPENECON_DEBUG=1
+        import os
+
+        if os.environ.get("OPENECON_DEBUG"):
+            raise
+        print(f"openecon: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

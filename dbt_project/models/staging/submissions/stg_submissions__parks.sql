@@ -1,0 +1,21 @@
+-- 园区情况 rows of the submissions in force, typed and named in English.
+select
+    s.city_code,
+    s.period,
+    s.month_start,
+    p.park_code,
+    p.planned_area_mu::numeric(14, 2)          as planned_area_mu,
+    p.developed_area_mu::numeric(14, 2)        as developed_area_mu,
+    p.factory_built_10k_m2::numeric(14, 4)     as factory_built_10k_m2,
+    p.factory_used_10k_m2::numeric(14, 4)      as factory_used_10k_m2,
+    p.enterprises::integer                     as enterprises,
+    p.above_scale_enterprises::integer         as above_scale_enterprises,
+    p.tax_ytd_10k_cny::numeric(18, 2)          as tax_ytd_10k_cny,
+    p.revenue_ytd_10k_cny::numeric(18, 2)      as revenue_ytd_10k_cny,
+    p.employees::integer                       as employees,
+    p.file_id,
+    p.row_number
+from {{ source('raw', 'parks') }} as p
+inner join {{ ref('stg_audit__current_submissions') }} as s
+    on s.file_id = p.file_id
+where s.kind = 'workbook'

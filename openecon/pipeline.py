@@ -34,6 +34,32 @@ def ingest(paths: list[Path], settings: Settings) -> dict:
     return {"files": len(receipts), "by_status": counts, "rejected": [r.file for r in receipts if not r.ok]}
 
 
+def new_inbox_files(inbox: Path, settings: Settings) -> list[Path]:
+    """Files in the inbox not received before under the same name and bytes.
+
+    The inbox is a drop folder that keeps its files, so a re-run of the DAG must
+    not record them again; `openecon ingest` on a path always records a receipt.
+    """
+    import psycopg
+
+    from ingestion.load import expand, sha256_of
+    from ingestion.schema import ensure_schema
+
+    files = expand([inbox]) if inbox.exists() else []
+    if not files:
+        return []
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        ensure_schema(conn)
+        seen = set(conn.execute("SELECT file_name, sha256 FROM audit.submissions").fetchall())
+    return [f for f in files if (f.name, sha256_of(f)) not in seen]
+
+
+def ingest_inbox(inbox: Path, settings: Settings) -> dict:
+    files = new_inbox_files(inbox, settings)
+    log.info("%d new file(s) in %s", len(files), inbox)
+    return ingest(files, settings) if files else {"files": 0, "by_status": {}, "rejected": []}
+
+
 def dbt(args: list[str], settings: Settings) -> subprocess.CompletedProcess:
     """Run dbt in a subprocess: isolated from the caller's logging, output kept for the log."""
     dbt_exe = Path(sys.executable).with_name("dbt")

@@ -40,8 +40,12 @@ class PostgresError(RuntimeError):
 
 def find_bindir(settings: Settings) -> Path:
     candidates: list[Path] = []
-    if settings.pg_bin:
-        candidates.append(Path(settings.pg_bin))
+    if settings.pg_bin:  # explicit choice: use it or say why not, never search elsewhere
+        bindir = Path(settings.pg_bin)
+        missing = [b for b in ("initdb", "pg_ctl", "postgres") if not (bindir / b).exists()]
+        if missing:
+            raise PostgresError(f"OPENECON_PG_BIN={bindir} lacks {', '.join(missing)}.\n{INSTALL_HINT}")
+        return bindir
     # Debian layout; newest major version first.
     versions = sorted(
         glob.glob("/usr/lib/postgresql/*/bin"),
@@ -82,7 +86,9 @@ class EmbeddedPostgres:
     # --- paths -----------------------------------------------------------
     @property
     def root(self) -> Path:
-        return self.settings.pg_dir
+        # Resolved: when .openecon/pg is a link to /var/lib/openecon, the server's
+        # account must be given the real path, not one through a closed parent.
+        return self.settings.pg_dir.resolve()
 
     @property
     def data_dir(self) -> Path:
@@ -114,23 +120,24 @@ class EmbeddedPostgres:
 
     def _prepare_root(self) -> None:
         """Create the cluster folder so the server's account can reach it."""
-        if self.root.exists() or self.root.is_symlink():
+        link = self.settings.pg_dir
+        if link.exists() or link.is_symlink():
             return
-        self.root.parent.mkdir(parents=True, exist_ok=True)
-        self.root.mkdir(mode=0o700)
-        self._chown(self.root)
-        if self.user is None or self._user_can_write(self.root):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.mkdir(mode=0o700)
+        self._chown(link)
+        if self.user is None or self._user_can_write(link):
             return
         # A parent (e.g. /root) is closed to the server's account.  Rather than
         # chmod the user's folders, keep the cluster under /var/lib and link it.
-        self.root.rmdir()
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+        link.rmdir()
+        digest = hashlib.sha256(str(link).encode()).hexdigest()[:12]
         target = Path("/var/lib/openecon") / f"pg-{digest}"
         target.mkdir(parents=True, exist_ok=True)
         os.chmod(target.parent, 0o755)
         self._chown(target)
         os.chmod(target, 0o700)
-        self.root.symlink_to(target, target_is_directory=True)
+        link.symlink_to(target, target_is_directory=True)
 
     def _user_can_write(self, path: Path) -> bool:
         proc = subprocess.run(
@@ -196,6 +203,14 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self.running():
             self._run(["pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir)])
+
+    def remove(self) -> None:
+        """Stop the server and delete the cluster (and its relocated folder, if any)."""
+        self.stop()
+        real = self.root
+        if self.settings.pg_dir.is_symlink():
+            self.settings.pg_dir.unlink()
+        shutil.rmtree(real, ignore_errors=True)
 
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -1,0 +1,59 @@
+# openecon — `make demo` runs the main job, `make test` runs the tests.
+# Both install what they need: Debian packages (scripts/install-system-packages.sh)
+# and the Python environment in .venv from requirements.lock.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean
+
+help:
+	@echo "make demo     run the pipeline end to end on the embedded Postgres"
+	@echo "make test     run the test suite (unit, integration, Airflow e2e)"
+	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
+	@echo "make clean    remove .openecon/ state and output/"
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+	  || { echo "Python 3.11 is required (found $(PYTHON)); set PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install -q --python $(BIN)/python -r requirements.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+sysdeps:
+	@scripts/install-system-packages.sh
+
+demo: install sysdeps
+	$(BIN)/openecon demo
+
+test: install sysdeps
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest tests/unit
+
+lock:
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
+	$(UV) pip compile pyproject.toml --python-version 3.11 --no-header --generate-hashes -o requirements.lock
+
+db-start: install sysdeps
+	$(BIN)/openecon db start
+
+db-stop: install
+	$(BIN)/openecon db stop
+
+compose-config:
+	@scripts/check-compose.sh
+
+clean:
+	-$(BIN)/openecon db stop
+	rm -rf .openecon output

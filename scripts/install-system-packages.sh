@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Debian packages the product needs, installed idempotently.
+# Without root or apt-get it prints exactly what to install and fails.
+set -euo pipefail
+
+need=()
+# Postgres server binaries for the embedded cluster (skip when OPENECON_DATABASE_URL
+# points at a server, or when initdb is already on this machine).
+if [ -z "${OPENECON_DATABASE_URL:-}" ] && [ -z "${OPENECON_PG_BIN:-}" ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    need+=(postgresql)
+  fi
+fi
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "Missing system packages: ${need[*]}" >&2
+  echo "Install them as root, e.g.:  sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+
+# Debian's postgresql package would create and start a 'main' cluster; we run our own.
+mkdir -p /etc/postgresql-common
+conf=/etc/postgresql-common/createcluster.conf
+if ! grep -q '^create_main_cluster *= *false' "$conf" 2>/dev/null; then
+  echo "create_main_cluster = false" >> "$conf"
+fi
+echo "Installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"

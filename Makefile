@@ -43,7 +43,7 @@ test-fast: install
 
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
-	$(UV) pip compile pyproject.toml --python-version 3.11 --no-header --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --python-version 3.11 --extra dev --no-header --generate-hashes -o requirements.lock
 
 db-start: install sysdeps
 	$(BIN)/openecon db start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 
 from openecon.settings import Settings
@@ -81,6 +82,14 @@ def _context(settings: Settings):
 
 
 def run_checkpoint(settings: Settings) -> GateResult:
+    # Table assets name their schema (marts, staging, ...) on one datasource;
+    # GX 1.24 deprecates schema_name in favour of one datasource per schema.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
+        return _run_checkpoint(settings)
+
+
+def _run_checkpoint(settings: Settings) -> GateResult:
     import great_expectations as gx
 
     from expectations.suites import all_suites

@@ -13,6 +13,17 @@ from dataclasses import dataclass, field
 PG_TYPES = {"text": "text", "int": "bigint", "numeric": "numeric", "date": "date"}
 
 
+# Closed code lists that live in the contract itself; the longer lists
+# (counties, parks, chains, countries, ...) are dbt seeds read by ingestion.reference.
+STAGES = ("在谈", "签约", "注册", "开工", "投产", "终止")
+SOURCE_REGIONS = ("粤港澳大湾区", "长三角", "京津冀", "成渝", "其他国内", "境外")
+FORTUNE500 = ("世界500强", "中国500强", "民营500强", "无")
+CURRENCIES = ("人民币", "美元")
+TRADE_MODES = ("一般贸易", "加工贸易", "其他")
+DIRECTIONS = ("出口", "进口")
+QUARTER_END_MONTHS = (3, 6, 9, 12)
+
+
 @dataclass(frozen=True)
 class Column:
     name: str  # English identifier used in raw and dbt
@@ -21,13 +32,21 @@ class Column:
     unit: str | None = None  # shown in the header as 「label（unit）」
     required: bool = True
     min_value: float | None = None
-    code_list: str | None = None  # name of a reference list the value must belong to
+    exclusive_min: bool = False  # min_value itself is not allowed (e.g. amounts > 0)
+    code_list: str | None = None  # name of a list the value must belong to (ingestion.reference)
     unique: bool = False  # unique within the sheet
+    pattern: str | None = None  # regular expression the text must match in full
+    alt_units: tuple[str, ...] = ()  # other units a header may state, e.g. 万美元 for 美元 projects
+    check: str | None = None  # a named check beyond type and lists, e.g. "uscc" (GB 32100 check digit)
     doc: str = ""
 
     @property
     def header(self) -> str:
         return f"{self.label}（{self.unit}）" if self.unit else self.label
+
+    @property
+    def accepted_units(self) -> tuple[str, ...]:
+        return ((self.unit,) if self.unit else ()) + self.alt_units
 
     @property
     def pg_type(self) -> str:
@@ -49,9 +68,11 @@ class RowRule:
 class Sheet:
     kind: str  # file kind the sheet belongs to (workbook | trade)
     name: str  # English entity name; raw table is raw.<name>
-    sheet_name: str  # Chinese sheet name in the workbook
+    sheet_name: str | None  # Chinese sheet name in the workbook; None for a CSV file
+    title: str  # Chinese title for templates and receipts
     columns: tuple[Column, ...]
     row_rules: tuple[RowRule, ...] = field(default_factory=tuple)
+    months: tuple[int, ...] | None = None  # months in which the sheet is due (None = every month)
     doc: str = ""
 
     @property
@@ -61,11 +82,54 @@ class Sheet:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
+    def due_in(self, month: int) -> bool:
+        return self.months is None or month in self.months
+
+
+AMOUNT_UNITS = ("万元", "万美元", "万元/万美元", "万元或万美元")
+
+PROJECTS = Sheet(
+    kind="workbook",
+    name="projects",
+    sheet_name="项目台账",
+    title="招商引资项目台账",
+    doc="Every active investment-attraction project of the city: full snapshot at month-end.",
+    columns=(
+        Column("project_id", "项目编号", "text", unique=True, pattern=r"\d{6}-\d{4}-\d{4}",
+               doc="<city_code>-<YYYY>-<NNNN>, stable across months."),
+        Column("project_name", "项目名称", "text", doc="Project name."),
+        Column("county_code", "所在县市区", "text", code_list="county_of_city",
+               doc="County (县市区) of the submitting city, GB/T 2260 code."),
+        Column("park_code", "承接园区", "text", required=False, code_list="park_of_city",
+               doc="Park that hosts the project, from the province's park list; empty if none."),
+        Column("industry_chain", "产业链", "text", code_list="industry_chain",
+               doc="Industry chain from the province's chain list."),
+        Column("investor", "投资方", "text", doc="Investor name."),
+        Column("investor_origin", "投资方来源地", "text", code_list="investor_origin",
+               doc="Province code (e.g. 440000) or ISO 3166 alpha-2 code for foreign investors."),
+        Column("source_region", "来源区域", "text", code_list="source_region",
+               doc="粤港澳大湾区 / 长三角 / 京津冀 / 成渝 / 其他国内 / 境外."),
+        Column("fortune500", "三类500强", "text", code_list="fortune500",
+               doc="世界500强 / 中国500强 / 民营500强 / 无."),
+        Column("currency", "币种", "text", code_list="currency", doc="人民币 or 美元."),
+        Column("contract_amount", "合同投资额", "numeric", min_value=0, exclusive_min=True,
+               alt_units=AMOUNT_UNITS, doc="Contract investment, 万元 (人民币) or 万美元 (美元)."),
+        Column("stage", "项目阶段", "text", code_list="stage", doc="在谈 / 签约 / 注册 / 开工 / 投产 / 终止."),
+        Column("signed_date", "签约日期", "date", required=False, doc="Signing date."),
+        Column("registered_date", "注册日期", "date", required=False, doc="Company registration date."),
+        Column("started_date", "开工日期", "date", required=False, doc="Construction start date."),
+        Column("production_date", "投产日期", "date", required=False, doc="Production start date."),
+        Column("paid_in_cumulative", "累计实际到位资金", "numeric", min_value=0, alt_units=AMOUNT_UNITS,
+               doc="Funds actually paid in since the project started, in the project's currency; never decreasing."),
+        Column("land_area_mu", "用地面积", "numeric", "亩", required=False, min_value=0, doc="Land used."),
+    ),
+)
 
 PARKS = Sheet(
     kind="workbook",
     name="parks",
     sheet_name="园区情况",
+    title="园区情况",
     doc="One row per industrial park of the city: stocks at month-end and year-to-date flows.",
     columns=(
         Column("park_code", "园区代码", "text", code_list="park_of_city", unique=True,
@@ -94,7 +158,42 @@ PARKS = Sheet(
     ),
 )
 
-SHEETS: tuple[Sheet, ...] = (PARKS,)
+SERVICES = Sheet(
+    kind="workbook",
+    name="services_trade",
+    sheet_name="服务贸易",
+    title="服务贸易（季度，1–N月累计）",
+    months=QUARTER_END_MONTHS,
+    doc="Services trade by BPM6 category, year to date; due in March, June, September and December.",
+    columns=(
+        Column("category", "服务类别", "text", code_list="service_category", unique=True,
+               doc="One of the 12 BPM6 service categories."),
+        Column("exports_10k_usd", "出口", "numeric", "万美元", min_value=0, doc="Exports, year to date."),
+        Column("imports_10k_usd", "进口", "numeric", "万美元", min_value=0, doc="Imports, year to date."),
+    ),
+)
+
+TRADE = Sheet(
+    kind="trade",
+    name="trade",
+    sheet_name=None,
+    title="外贸进出口明细（当月）",
+    doc="Customs-style goods trade detail of the month (当月), one row per enterprise × HS × partner × mode × direction.",
+    columns=(
+        Column("enterprise_code", "企业代码", "text", check="uscc",
+               doc="18-character 统一社会信用代码 with a valid GB 32100 check digit."),
+        Column("enterprise_name", "企业名称", "text", doc="Enterprise name."),
+        Column("hs_code", "HS编码", "text", pattern=r"\d{8}", doc="8-digit HS commodity code."),
+        Column("trade_mode", "贸易方式", "text", code_list="trade_mode", doc="一般贸易 / 加工贸易 / 其他."),
+        Column("partner_country", "贸易国别", "text", code_list="iso_country",
+               doc="Partner country, ISO 3166 alpha-2."),
+        Column("direction", "进出口", "text", code_list="direction", doc="出口 or 进口."),
+        Column("amount_usd", "金额", "numeric", "美元", min_value=0, doc="Value in US dollars."),
+        Column("amount_cny", "金额", "numeric", "人民币元", min_value=0, doc="Value in yuan."),
+    ),
+)
+
+SHEETS: tuple[Sheet, ...] = (PROJECTS, PARKS, SERVICES, TRADE)
 
 # File names: <city>_<YYYYMM>.xlsx and trade_<city>_<YYYYMM>.csv
 FILE_PATTERNS = {

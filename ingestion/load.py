@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
-from ingestion.contract import FILE_PATTERNS, Sheet, sheets_of_kind
+from ingestion.contract import FILE_PATTERNS, PROJECTS, TRADE, Sheet, sheets_of_kind
 from ingestion.readers import open_workbook, read_sheet
 from ingestion.schema import ensure_schema
+from ingestion.trade import stream_trade
 from ingestion.validate import FileRejected, Issue, validate
 from openecon.settings import Settings
 
@@ -39,7 +40,11 @@ class Receipt:
     rows_rejected: int = 0
     reason: str | None = None
     superseded: list[int] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)  # errors first, then warnings
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "warning"]
 
     @property
     def ok(self) -> bool:
@@ -50,7 +55,7 @@ class Receipt:
             "file": self.file, "status": self.status, "file_id": self.file_id,
             "city_code": self.city_code, "period": self.period, "kind": self.kind,
             "sha256": self.sha256, "rows_loaded": self.rows_loaded,
-            "rows_rejected": self.rows_rejected, "reason": self.reason,
+            "rows_rejected": self.rows_rejected, "warnings": len(self.warnings), "reason": self.reason,
             "superseded_file_ids": self.superseded,
             "issues": [i.as_dict() for i in self.issues[:RECEIPT_ISSUES]],
             "issues_total": len(self.issues),
@@ -66,7 +71,8 @@ class Receipt:
             f"回执 Receipt: {self.file}",
             f"  状态 status: {labels.get(self.status, self.status)}",
             f"  市州 city: {self.city_code or '-'}  期别 period: {self.period or '-'}  类别 kind: {self.kind or '-'}",
-            f"  入库行数 rows loaded: {self.rows_loaded}  拒收行数 rows rejected: {self.rows_rejected}",
+            f"  入库行数 rows loaded: {self.rows_loaded}  拒收行数 rows rejected: {self.rows_rejected}"
+            f"  警告 warnings: {len(self.warnings)}",
         ]
         if self.file_id is not None:
             lines.append(f"  文件编号 file id: {self.file_id}  sha256: {self.sha256}")
@@ -109,37 +115,95 @@ def archive(path: Path, digest: str, settings: Settings) -> Path:
     return target
 
 
+
 @dataclass
-class Parsed:
-    """Validated content of a file, ready to load."""
-
-    frames: dict[str, pd.DataFrame]  # sheet name -> good typed rows
+class Loaded:
+    rows_total: int
+    rows_loaded: int
+    bad_rows: int
     issues: list[Issue]
-    total_rows: int
 
 
-def parse_and_validate(path: Path, kind: str, city_code: str, settings: Settings) -> Parsed:
-    if kind != "workbook":
-        raise FileRejected(Issue(path.name, None, None, None, None, "unsupported_kind",
-                                 "暂不支持该类文件", f"file kind {kind!r} is not supported yet"))
-    wb = open_workbook(path)
-    frames, issues, total = {}, [], 0
-    for sheet in sheets_of_kind(kind):
-        raw = read_sheet(wb, sheet, path.name)
-        good, sheet_issues = validate(raw, sheet, path.name, city_code)
-        frames[sheet.name] = good
-        issues += sheet_issues
-        total += len(raw)
-    return Parsed(frames, issues, total)
-
-
-def _copy_rows(conn: psycopg.Connection, sheet: Sheet, file_id: int, frame: pd.DataFrame) -> None:
+def _copy_frame(conn: psycopg.Connection, sheet: Sheet, file_id: int, frame: pd.DataFrame) -> None:
     cols = ["file_id", "row_number", *(c.name for c in sheet.columns)]
-    stmt = f"COPY {sheet.raw_table} ({', '.join(cols)}) FROM STDIN"
-    with conn.cursor().copy(stmt) as copy:
-        values = frame[[c.name for c in sheet.columns]].astype(object).where(frame.notna(), None)
+    values = frame[[c.name for c in sheet.columns]].astype(object).where(frame.notna(), None)
+    with conn.cursor().copy(f"COPY {sheet.raw_table} ({', '.join(cols)}) FROM STDIN") as copy:
         for row_number, row in zip(frame["row_number"].tolist(), values.itertuples(index=False, name=None)):
             copy.write_row((file_id, int(row_number), *row))
+
+
+def _check_city(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str) -> None:
+    """A file named for one city holding another city's rows is refused as a whole."""
+    if sheet.name != PROJECTS.name or frame.empty:
+        return
+    prefixes = frame["project_id"].astype("string").str.strip().str[:6]
+    others = prefixes[prefixes.notna() & (prefixes != city_code)]
+    if len(others) > len(frame) / 2:
+        top = others.value_counts().index[0]
+        raise FileRejected(Issue(
+            file, sheet.sheet_name, None, "项目编号", str(top), "city_mismatch",
+            f"文件名为市州「{city_code}」，但多数项目编号属于「{top}」，请检查是否报错文件",
+            f"file is named for city {city_code} but most project ids belong to {top}"))
+
+
+def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str) -> Loaded:
+    wb = open_workbook(path)
+    month = int(period[5:])
+    frames: list[tuple[Sheet, pd.DataFrame]] = []
+    issues: list[Issue] = []
+    total = 0
+    for sheet in sheets_of_kind("workbook"):
+        if not sheet.due_in(month):
+            if sheet.sheet_name in wb.sheet_names:
+                issues.append(Issue(path.name, sheet.sheet_name, None, None, None, "sheet_not_due",
+                                    "本月无需报送该工作表，已忽略", "this sheet is not due this month; ignored",
+                                    level="warning"))
+            continue
+        raw = read_sheet(wb, sheet, path.name)
+        _check_city(raw, sheet, path.name, city_code)
+        good, sheet_issues = validate(raw, sheet, path.name, city_code, period)
+        frames.append((sheet, good))
+        issues += sheet_issues
+        total += len(raw)
+    for sheet, good in frames:
+        _copy_frame(conn, sheet, file_id, good)
+    bad = len({(i.sheet, i.row) for i in issues if i.level == "row"})
+    return Loaded(total, sum(len(g) for _, g in frames), bad, issues)
+
+
+def _load_trade(conn, path: Path, file_id: int) -> Loaded:
+    cols = ["file_id", "row_number", *(c.name for c in TRADE.columns)]
+    with conn.cursor().copy(f"COPY {TRADE.raw_table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as copy:
+        r = stream_trade(path, file_id, copy)
+    return Loaded(r.rows_total, r.rows_loaded, r.bad_rows, r.issues)
+
+
+def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: str) -> list[Issue]:
+    """Cumulative paid-in below the city's previous in-force ledger: accepted, flagged as a revision."""
+    rows = conn.execute(
+        """
+        WITH prev_file AS (
+            SELECT file_id FROM audit.submissions
+            WHERE city_code = %(city)s AND kind = 'workbook' AND period < %(period)s
+              AND status IN ('accepted', 'partial') AND superseded_at IS NULL
+            ORDER BY period DESC, file_id DESC LIMIT 1
+        )
+        SELECT cur.row_number, cur.paid_in_cumulative, prev.paid_in_cumulative
+        FROM raw.projects AS cur
+        JOIN raw.projects AS prev ON prev.project_id = cur.project_id
+        JOIN prev_file ON prev.file_id = prev_file.file_id
+        WHERE cur.file_id = %(file_id)s AND cur.paid_in_cumulative < prev.paid_in_cumulative
+        ORDER BY cur.row_number
+        """,
+        {"city": city_code, "period": period, "file_id": file_id},
+    ).fetchall()
+    col = PROJECTS.column("paid_in_cumulative")
+    num = lambda d: f"{d.normalize():f}"  # noqa: E731  Decimal('7000.0') -> '7000'
+    return [Issue(file, PROJECTS.sheet_name, row, col.header, num(cur), "paid_in_decrease",
+                  f"累计实际到位资金低于上期（{num(prev)}），按数据修订接收并标记",
+                  f"cumulative paid-in is below last period's {num(prev)}; accepted and flagged as a revision",
+                  level="warning")
+            for row, cur, prev in rows]
 
 
 def _record(conn, receipt: Receipt, status: str, archive_path: Path | None) -> int:
@@ -154,93 +218,117 @@ def _record(conn, receipt: Receipt, status: str, archive_path: Path | None) -> i
 
 
 def _store_issues(conn, file_id: int, issues: list[Issue]) -> None:
-    if not issues:
-        return
-    with conn.cursor().copy(
-        "COPY audit.rejected_rows (file_id, sheet, row_number, column_name, value, rule, message_zh, message_en)"
-        " FROM STDIN"
-    ) as copy:
-        for i in issues:
-            copy.write_row((file_id, i.sheet, i.row, i.column, i.value, i.rule, i.message_zh, i.message_en))
+    """Row and file errors go to audit.rejected_rows, warnings to audit.row_warnings."""
+    for table, chosen in (("rejected_rows", [i for i in issues if i.level != "warning"]),
+                          ("row_warnings", [i for i in issues if i.level == "warning"])):
+        if not chosen:
+            continue
+        with conn.cursor().copy(
+            f"COPY audit.{table} (file_id, sheet, row_number, column_name, value, rule, message_zh, message_en)"
+            " FROM STDIN"
+        ) as copy:
+            for i in chosen:
+                copy.write_row((file_id, i.sheet, i.row, i.column, i.value, i.rule, i.message_zh, i.message_en))
+
+
+def _file_checks(path: Path, receipt: Receipt, settings: Settings) -> None:
+    meta = parse_file_name(path.name)
+    if meta is None:
+        raise FileRejected(Issue(path.name, None, None, None, None, "file_name",
+                                 "文件名应为「市州代码_年月.xlsx」或「trade_市州代码_年月.csv」",
+                                 "file name must be <city>_<YYYYMM>.xlsx or trade_<city>_<YYYYMM>.csv"))
+    receipt.kind, receipt.city_code, receipt.period = meta
+    from ingestion import reference
+
+    if receipt.city_code not in reference.cities():
+        raise FileRejected(Issue(path.name, None, None, None, receipt.city_code, "file_name",
+                                 "文件名中的市州代码不是本省市州", "the city code in the file name is not a city of the province"))
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRejected(Issue(path.name, None, None, None, None, "empty_file", "文件为空", "file is empty"))
+    if size / 2**20 > settings.max_file_mb:
+        raise FileRejected(Issue(path.name, None, None, None, f"{size / 2**20:.1f} MB", "file_too_large",
+                                 f"文件超过{settings.max_file_mb:g} MB上限",
+                                 f"file exceeds the {settings.max_file_mb:g} MB limit"))
+
+
+def _lock(conn, receipt: Receipt) -> None:
+    # One writer per content and per city-period-kind at a time.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [receipt.sha256])
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                 [f"{receipt.city_code}|{receipt.period}|{receipt.kind}"])
 
 
 def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings) -> Receipt:
+    """Validate and load one file in one transaction; always returns a receipt."""
     path = Path(path)
     receipt = Receipt(file=path.name, status="rejected")
     receipt.sha256 = sha256_of(path)
     archived = archive(path, receipt.sha256, settings)
-    parsed: Parsed | None = None
-    file_issue: Issue | None = None
-
-    meta = parse_file_name(path.name)
-    if meta is None:
-        file_issue = Issue(path.name, None, None, None, None, "file_name",
-                           "文件名应为「市州代码_年月.xlsx」或「trade_市州代码_年月.csv」",
-                           "file name must be <city>_<YYYYMM>.xlsx or trade_<city>_<YYYYMM>.csv")
-    else:
-        receipt.kind, receipt.city_code, receipt.period = meta
-        size_mb = path.stat().st_size / 2**20
-        if path.stat().st_size == 0:
-            file_issue = Issue(path.name, None, None, None, None, "empty_file", "文件为空", "file is empty")
-        elif size_mb > settings.max_file_mb:
-            file_issue = Issue(path.name, None, None, None, f"{size_mb:.1f} MB", "file_too_large",
-                               f"文件超过{settings.max_file_mb} MB上限",
-                               f"file exceeds the {settings.max_file_mb} MB limit")
-        else:
-            try:
-                parsed = parse_and_validate(path, receipt.kind, receipt.city_code, settings)
-            except FileRejected as exc:
-                file_issue = exc.issue
-
-    if parsed is not None:
-        bad_rows = {(i.sheet, i.row) for i in parsed.issues}
-        share = len(bad_rows) / parsed.total_rows if parsed.total_rows else 0.0
-        if share > settings.max_bad_row_share:
-            file_issue = Issue(path.name, None, None, None, f"{share:.0%}", "too_many_bad_rows",
-                               f"错误行占比超过{settings.max_bad_row_share:.0%}，整个文件退回",
-                               f"more than {settings.max_bad_row_share:.0%} of rows are bad; file rejected")
-            receipt.issues = parsed.issues
-
-    with conn.transaction():
-        # One writer per content and per city-period-kind at a time.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [receipt.sha256])
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                     [f"{receipt.city_code}|{receipt.period}|{receipt.kind}"])
-        if file_issue is not None:
-            receipt.status, receipt.reason = "rejected", f"{file_issue.message_zh} / {file_issue.message_en}"
-            receipt.issues = [file_issue, *receipt.issues]
-            receipt.rows_rejected = parsed.total_rows if parsed else 0
-            receipt.file_id = _record(conn, receipt, "rejected", archived)
-            _store_issues(conn, receipt.file_id, receipt.issues)
-        else:
+    row_issues: list[Issue] = []
+    try:
+        _file_checks(path, receipt, settings)
+        with conn.transaction():
+            _lock(conn, receipt)
             earlier = conn.execute(
                 "SELECT file_id FROM audit.submissions WHERE sha256 = %s AND status IN ('accepted', 'partial')",
-                [receipt.sha256],
-            ).fetchone()
+                [receipt.sha256]).fetchone()
             if earlier:
                 receipt.status = "duplicate"
                 receipt.reason = f"与文件编号 {earlier[0]} 内容相同 / same bytes as file id {earlier[0]}"
                 receipt.file_id = _record(conn, receipt, "duplicate", archived)
+                _store_receipt(conn, receipt, settings)
+                return receipt
+            receipt.file_id = _record(conn, receipt, "accepted", archived)  # provisional; updated below
+            if receipt.kind == "trade":
+                loaded = _load_trade(conn, path, receipt.file_id)
             else:
-                receipt.issues = parsed.issues
-                receipt.rows_rejected = len({(i.sheet, i.row) for i in parsed.issues})
-                receipt.rows_loaded = sum(len(f) for f in parsed.frames.values())
-                status = "partial" if parsed.issues else "accepted"
-                receipt.file_id = _record(conn, receipt, status, archived)
-                for sheet in sheets_of_kind(receipt.kind):
-                    _copy_rows(conn, sheet, receipt.file_id, parsed.frames[sheet.name])
-                _store_issues(conn, receipt.file_id, parsed.issues)
-                receipt.superseded = [r[0] for r in conn.execute(
-                    """UPDATE audit.submissions SET superseded_at = now(), superseded_by = %s
-                       WHERE city_code = %s AND period = %s AND kind = %s AND file_id <> %s
-                         AND status IN ('accepted', 'partial') AND superseded_at IS NULL
-                       RETURNING file_id""",
-                    [receipt.file_id, receipt.city_code, receipt.period, receipt.kind, receipt.file_id],
-                ).fetchall()]
-                receipt.status = "superseding" if receipt.superseded else status
-        conn.execute("UPDATE audit.submissions SET receipt = %s WHERE file_id = %s",
-                     [json.dumps(receipt.as_json(), ensure_ascii=False), receipt.file_id])
+                loaded = _load_workbook(conn, path, receipt.file_id, receipt.city_code, receipt.period)
+            row_issues = loaded.issues
+            share = loaded.bad_rows / loaded.rows_total if loaded.rows_total else 0.0
+            if share > settings.max_bad_row_share:
+                raise FileRejected(Issue(
+                    path.name, None, None, None, f"{loaded.bad_rows}/{loaded.rows_total}", "too_many_bad_rows",
+                    f"错误行占比{share:.0%}，超过{settings.max_bad_row_share:.0%}，整个文件退回",
+                    f"{share:.0%} of rows are bad, more than {settings.max_bad_row_share:.0%}; file rejected"))
+            if receipt.kind == "workbook":
+                row_issues += _paid_in_revisions(conn, receipt.file_id, receipt.city_code, receipt.period, path.name)
+            receipt.rows_loaded, receipt.rows_rejected = loaded.rows_loaded, loaded.bad_rows
+            receipt.issues = sorted(row_issues, key=lambda i: i.level == "warning")
+            status = "partial" if loaded.bad_rows else "accepted"
+            conn.execute("UPDATE audit.submissions SET status = %s, rows = %s, rows_rejected = %s WHERE file_id = %s",
+                         [status, receipt.rows_loaded, receipt.rows_rejected, receipt.file_id])
+            _store_issues(conn, receipt.file_id, receipt.issues)
+            receipt.superseded = [r[0] for r in conn.execute(
+                """UPDATE audit.submissions SET superseded_at = now(), superseded_by = %s
+                   WHERE city_code = %s AND period = %s AND kind = %s AND file_id <> %s
+                     AND status IN ('accepted', 'partial') AND superseded_at IS NULL
+                   RETURNING file_id""",
+                [receipt.file_id, receipt.city_code, receipt.period, receipt.kind, receipt.file_id],
+            ).fetchall()]
+            receipt.status = "superseding" if receipt.superseded else status
+            _store_receipt(conn, receipt, settings)
+    except FileRejected as exc:
+        # Whatever the load wrote was rolled back with its transaction; record the rejection.
+        receipt.status, receipt.file_id = "rejected", None
+        receipt.reason = f"{exc.issue.message_zh} / {exc.issue.message_en}"
+        receipt.issues = [exc.issue, *[i for i in row_issues if i.level != "warning"]]
+        receipt.rows_loaded = 0
+        receipt.rows_rejected = len({i.row for i in row_issues if i.level == "row"})
+        with conn.transaction():
+            receipt.file_id = _record(conn, receipt, "rejected", archived)
+            _store_issues(conn, receipt.file_id, receipt.issues)
+            _store_receipt(conn, receipt, settings)
     return receipt
+
+
+def _store_receipt(conn, receipt: Receipt, settings: Settings) -> None:
+    """Keep the receipt in audit and as a text file the city can fetch."""
+    conn.execute("UPDATE audit.submissions SET receipt = %s WHERE file_id = %s",
+                 [json.dumps(receipt.as_json(), ensure_ascii=False), receipt.file_id])
+    folder = settings.receipts_dir / (receipt.city_code or "unknown")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{receipt.file}.{receipt.file_id}.receipt.txt").write_text(receipt.text() + "\n", encoding="utf-8")
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -257,4 +345,12 @@ def expand(paths: list[Path]) -> list[Path]:
 def ingest_paths(paths: list[Path], settings: Settings) -> list[Receipt]:
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         ensure_schema(conn)
-        return [ingest_file(p, conn, settings) for p in expand(paths)]
+        return [ingest_file(p, conn, settings) for p in _in_period_order(expand(paths))]
+
+
+def _in_period_order(files: list[Path]) -> list[Path]:
+    """Load earlier periods first, so checks against the previous month see it."""
+    def key(p: Path):
+        meta = parse_file_name(p.name)
+        return (meta[2], meta[1], meta[0], p.name) if meta else ("9999", "", "", p.name)
+    return sorted(files, key=key)

@@ -49,8 +49,22 @@ AUDIT_DDL = [
     )
     """,
     "CREATE INDEX IF NOT EXISTS rejected_rows_file ON audit.rejected_rows (file_id)",
+    """
+    CREATE TABLE IF NOT EXISTS audit.row_warnings (
+      file_id     bigint NOT NULL REFERENCES audit.submissions (file_id),
+      sheet       text,
+      row_number  integer,
+      column_name text,
+      value       text,
+      rule        text NOT NULL,
+      message_zh  text NOT NULL,
+      message_en  text NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS row_warnings_file ON audit.row_warnings (file_id)",
     "COMMENT ON TABLE audit.submissions IS 'One row per received file: status, rows loaded and rejected, supersession'",
     "COMMENT ON TABLE audit.rejected_rows IS 'Quarantined rows with file, sheet, row, column, value and rule'",
+    "COMMENT ON TABLE audit.row_warnings IS 'Accepted rows flagged for review, e.g. paid-in revisions'",
 ]
 
 

@@ -2,17 +2,31 @@
 
 Every problem becomes an :class:`Issue` that names file, sheet, row, column,
 value and rule in Chinese and English, so a city clerk can fix it unaided.
+Rules are evaluated on whole columns; Python only loops over the rows that
+failed, to word their messages.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from ingestion import reference
-from ingestion.contract import Column, Sheet, split_unit
+from ingestion.codes import uscc_valid
+from ingestion.contract import STAGES, Column, Sheet, split_unit
+
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+SERIAL_RANGE = (20000, 80000)  # Excel serials of 1954..2119: plausible dates typed as numbers
+
+# 项目阶段 order and the milestone each stage requires (终止 may stop anywhere).
+STAGE_RANK = {s: i for i, s in enumerate(STAGES)}
+MILESTONES = (("签约", "signed_date"), ("注册", "registered_date"), ("开工", "started_date"),
+              ("投产", "production_date"))
 
 
 @dataclass
@@ -25,6 +39,7 @@ class Issue:
     rule: str  # stable rule code
     message_zh: str
     message_en: str
+    level: str = "row"  # row (row rejected) | file (file rejected) | warning (accepted, flagged)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -39,107 +54,248 @@ class Issue:
             where.append(f"列 column {self.column}")
         if self.value is not None:
             where.append(f"值 value {self.value!r}")
-        return f"{', '.join(where)}: [{self.rule}] {self.message_zh} / {self.message_en}"
+        tag = "警告 warning " if self.level == "warning" else ""
+        return f"{', '.join(where)}: {tag}[{self.rule}] {self.message_zh} / {self.message_en}"
 
 
 class FileRejected(Exception):
     """A problem that rejects the whole file."""
 
     def __init__(self, issue: Issue):
+        issue.level = "file"
         super().__init__(issue.line())
         self.issue = issue
 
 
+def month_end(period: str) -> dt.date:
+    year, month = map(int, period.split("-"))
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+# --- headers -------------------------------------------------------------------
 def map_headers(headers: list, sheet: Sheet, file: str) -> dict[str, int]:
-    """Column name -> position, matching headers tolerantly and checking units."""
-    found: dict[str, tuple[int, str | None, object]] = {}
+    """Column name -> position, matching headers tolerantly and checking stated units.
+
+    Headers are matched on their label; where two columns share a label
+    (金额（美元） and 金额（人民币元）) the unit decides.
+    """
+    found: list[tuple[int, str, str | None, object]] = []
     for pos, h in enumerate(headers):
         label, unit = split_unit(h)
         if label:
-            found.setdefault(label, (pos, unit, h))
+            found.append((pos, label, unit, h))
     mapping: dict[str, int] = {}
+    where = sheet.sheet_name
     for col in sheet.columns:
-        want_label, want_unit = split_unit(col.header)
-        if want_label not in found:
+        want_label, _ = split_unit(col.header)
+        accepted = {split_unit(f"x({u})")[1] for u in col.accepted_units}
+        same_label = [f for f in found if f[1] == want_label and f[0] not in mapping.values()]
+        exact = [f for f in same_label if f[2] in accepted or (f[2] is None and not accepted)]
+        shared = sum(1 for c in sheet.columns if split_unit(c.header)[0] == want_label) > 1
+        if exact:
+            mapping[col.name] = exact[0][0]
+        elif same_label and same_label[0][2] is None and not shared:
+            mapping[col.name] = same_label[0][0]  # unit omitted: the template's unit applies
+        elif same_label and not shared:
+            pos, _, unit, original = same_label[0]
+            units = "」或「".join(col.accepted_units)
             raise FileRejected(Issue(
-                file, sheet.sheet_name, 1, col.header, None, "missing_column",
+                file, where, 1, col.header, str(original), "wrong_unit",
+                f"表头单位应为「{units}」，实际为「{unit}」",
+                f"header unit must be '{'/'.join(col.accepted_units)}', found '{unit}'",
+            ))
+        else:
+            raise FileRejected(Issue(
+                file, where, 1, col.header, None, "missing_column",
                 f"缺少必需的列「{col.header}」", f"required column '{col.header}' is missing",
             ))
-        pos, unit, original = found[want_label]
-        if want_unit and unit and unit != want_unit:
-            raise FileRejected(Issue(
-                file, sheet.sheet_name, 1, col.header, str(original), "wrong_unit",
-                f"表头单位应为「{want_unit}」，实际为「{unit}」",
-                f"header unit must be '{want_unit}', found '{unit}'",
-            ))
-        mapping[col.name] = pos
     return mapping
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Cell values as stripped text; empty cells become <NA>."""
-    s = series.astype("string").str.strip()
+# --- cell parsing ----------------------------------------------------------------
+def as_text(series: pd.Series) -> pd.Series:
+    """Cell values as stripped text; empty cells become <NA>; 12.0 read from Excel becomes '12'."""
+    def norm(v):
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return v
+
+    s = series.map(norm).astype("string").str.strip()
     return s.mask(s == "")
 
 
-def _parse_number(text: pd.Series) -> pd.Series:
+def parse_number(text: pd.Series) -> pd.Series:
     # Numbers typed as text with thousands separators ("1,234.5") are accepted.
     cleaned = text.str.replace(r"[,，\s]", "", regex=True)
     return pd.to_numeric(cleaned, errors="coerce")
 
 
-def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str) -> tuple[pd.DataFrame, list[Issue]]:
-    """Return the typed good rows (with ``row_number``) and the row issues.
+def parse_date(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Dates from date cells, 'YYYY-MM-DD' / 'YYYY/M/D' / 'YYYY年M月D日' text, or Excel serials.
+
+    Returns the parsed dates (NaT where unparseable) and a mask of the cells
+    that were Excel serial numbers (accepted, with a warning on the receipt).
+    """
+    is_date = raw.map(lambda v: isinstance(v, (dt.date, dt.datetime)))
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if is_date.any():
+        out[is_date] = pd.to_datetime(raw[is_date].map(lambda v: dt.datetime(v.year, v.month, v.day)))
+    text = as_text(raw.where(~is_date, None))
+    num = pd.to_numeric(text, errors="coerce")
+    serial = (num >= SERIAL_RANGE[0]) & (num <= SERIAL_RANGE[1]) & (num % 1 == 0)
+    if serial.any():
+        out[serial] = EXCEL_EPOCH + pd.to_timedelta(num[serial], unit="D")
+    rest = text.notna() & ~serial.fillna(False) & ~is_date
+    if rest.any():
+        norm = text[rest].str.replace(
+            r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?$", r"\1-\2-\3", regex=True)
+        out[rest] = pd.to_datetime(norm, format="%Y-%m-%d", errors="coerce")
+    return out, serial.fillna(False).to_numpy()
+
+
+class _Collector:
+    """Accumulates issues and the rows they reject."""
+
+    def __init__(self, frame: pd.DataFrame, sheet: Sheet, file: str):
+        self.frame, self.sheet, self.file = frame, sheet, file
+        self.rows = frame["row_number"].to_numpy()
+        self.bad = np.zeros(len(frame), dtype=bool)
+        self.issues: list[Issue] = []
+
+    def flag(self, mask, col: Column | None, values, rule: str, zh: str, en: str, level: str = "row") -> None:
+        mask = np.asarray(mask, dtype=bool)
+        for i in np.flatnonzero(mask):
+            v = values.iloc[i] if values is not None else None
+            self.issues.append(Issue(
+                self.file, self.sheet.sheet_name, int(self.rows[i]), col.header if col else None,
+                None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v), rule, zh, en, level))
+        if level == "row":
+            self.bad |= mask
+
+
+def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
+             period: str | None = None) -> tuple[pd.DataFrame, list[Issue]]:
+    """Return the typed good rows (with ``row_number``) and the issues found.
 
     ``frame`` holds the data rows as read, one column per contract column name,
-    and a ``row_number`` column.
+    and a ``row_number`` column.  Row issues reject their row; warnings don't.
     """
-    issues: list[Issue] = []
-    bad = np.zeros(len(frame), dtype=bool)
+    c = _Collector(frame, sheet, file)
     typed = pd.DataFrame({"row_number": frame["row_number"].to_numpy()})
-
-    def flag(mask: np.ndarray, col: Column, values: pd.Series, rule: str, zh: str, en: str) -> None:
-        nonlocal bad
-        idx = np.flatnonzero(mask)
-        for i in idx:
-            v = values.iloc[i]
-            issues.append(Issue(file, sheet.sheet_name, int(frame["row_number"].iloc[i]), col.header,
-                                None if pd.isna(v) else str(v), rule, zh, en))
-        bad |= mask
+    originals: dict[str, pd.Series] = {}
 
     for col in sheet.columns:
-        text = _as_text(frame[col.name])
+        raw = frame[col.name]
+        if col.dtype == "date":
+            text = as_text(raw.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v))
+        else:
+            text = as_text(raw)
+        originals[col.name] = text
         missing = text.isna().to_numpy()
         if col.required:
-            flag(missing, col, text, "required", f"「{col.header}」不能为空", f"'{col.header}' is required")
+            c.flag(missing, col, text, "required", f"「{col.header}」不能为空", f"'{col.header}' is required")
+        present = ~missing
+
         if col.dtype in ("int", "numeric"):
-            num = _parse_number(text)
-            not_number = (~missing) & num.isna().to_numpy()
-            flag(not_number, col, text, "not_a_number", "应为数字", "must be a number")
+            num = parse_number(text)
+            c.flag(present & num.isna().to_numpy(), col, text, "not_a_number", "应为数字", "must be a number")
             if col.dtype == "int":
-                frac = (num.notna() & (num % 1 != 0)).to_numpy()
-                flag(frac, col, text, "not_an_integer", "应为整数", "must be a whole number")
+                c.flag((num.notna() & (num % 1 != 0)).to_numpy(), col, text, "not_an_integer",
+                       "应为整数", "must be a whole number")
             if col.min_value is not None:
-                below = (num < col.min_value).fillna(False).to_numpy()
-                flag(below, col, text, "below_minimum",
-                     f"不得小于{col.min_value:g}", f"must not be less than {col.min_value:g}")
-            typed[col.name] = num.round().astype("Int64") if col.dtype == "int" else num
+                if col.exclusive_min:
+                    c.flag((num <= col.min_value).fillna(False).to_numpy(), col, text, "not_positive",
+                           f"应大于{col.min_value:g}", f"must be greater than {col.min_value:g}")
+                else:
+                    c.flag((num < col.min_value).fillna(False).to_numpy(), col, text, "below_minimum",
+                           f"不得小于{col.min_value:g}", f"must not be less than {col.min_value:g}")
+            typed[col.name] = num.round().astype("Int64") if col.dtype == "int" else num.astype("Float64")
+        elif col.dtype == "date":
+            dates, serial = parse_date(raw)
+            c.flag(present & dates.isna().to_numpy(), col, text, "not_a_date",
+                   "应为日期，如2025-03-15", "must be a date such as 2025-03-15")
+            c.flag(serial, col, text, "excel_serial_date", "日期以数字形式填写，已按Excel日期序号转换，请核对",
+                   "date given as a number; read as an Excel date serial, please check", level="warning")
+            if period:
+                late = (dates > pd.Timestamp(month_end(period))).fillna(False).to_numpy()
+                c.flag(late, col, text, "date_after_period", f"日期晚于报告期末（{month_end(period)}）",
+                       f"date is after the end of the reported period ({month_end(period)})")
+            typed[col.name] = dates  # datetime64 for the rules; turned into dates at the end
         else:
+            formula = present & text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy()
+            c.flag(formula, col, text, "formula", "内容不得以 = + - @ 开头（疑似公式）",
+                   "text must not start with = + - @ (looks like a formula)")
+            if col.pattern:
+                ok = text.str.fullmatch(col.pattern).fillna(False).to_numpy()
+                c.flag(present & ~ok & ~formula, col, text, "pattern", f"格式不符（应为{_pattern_zh(col)}）",
+                       f"does not match the required format {col.pattern}")
             if col.code_list:
                 allowed = reference.code_list(col.code_list, city_code)
-                unknown = ((~missing) & ~text.isin(allowed)).to_numpy()
-                flag(unknown, col, text, f"code_list:{col.code_list}",
-                     f"代码不在本市州的{col.label}清单中", f"not a valid {col.name} for city {city_code}")
+                unknown = present & ~text.isin(allowed).to_numpy() & ~formula
+                c.flag(unknown, col, text, f"code_list:{col.code_list}",
+                       f"不在{_list_zh(col)}清单中", f"not in the list of {col.code_list.replace('_', ' ')}")
+            if col.check == "uscc":
+                bad = present & ~uscc_valid(text.tolist()) & ~formula
+                c.flag(bad, col, text, "uscc_check", "统一社会信用代码校验位错误或格式不符（GB 32100）",
+                       "unified social credit code fails the GB 32100 check")
             typed[col.name] = text
         if col.unique:
-            dup = ((~missing) & text.duplicated(keep=False)).to_numpy()
-            flag(dup, col, text, "duplicate_key", f"「{col.header}」在表内重复", f"'{col.header}' is repeated in the sheet")
+            dup = present & text.duplicated(keep=False).to_numpy()
+            c.flag(dup, col, text, "duplicate_key", f"「{col.header}」在表内重复",
+                   f"'{col.header}' is repeated in the sheet")
 
     for rule in sheet.row_rules:
-        left, right = typed[rule.left], typed[rule.right]
-        broken = (left > right).fillna(False).to_numpy()
-        col = sheet.column(rule.left)
-        flag(broken, col, frame[rule.left].astype("string"), rule.code, rule.message_zh, rule.message_en)
+        broken = (typed[rule.left] > typed[rule.right]).fillna(False).to_numpy()
+        c.flag(broken, sheet.column(rule.left), originals[rule.left], rule.code, rule.message_zh, rule.message_en)
 
-    good = typed.loc[~bad].reset_index(drop=True)
-    return good, issues
+    if sheet.name == "projects":
+        _project_rules(c, typed, originals, city_code)
+
+    good = typed.loc[~c.bad].reset_index(drop=True)
+    for col in sheet.columns:
+        if col.dtype == "date":
+            good[col.name] = good[col.name].map(lambda t: None if pd.isna(t) else t.date()).astype(object)
+    return good, c.issues
+
+
+def _project_rules(c: _Collector, typed: pd.DataFrame, originals: dict, city_code: str) -> None:
+    sheet = c.sheet
+    pid = originals["project_id"]
+    other_city = pid.notna() & ~pid.str.startswith(f"{city_code}-").fillna(True)
+    c.flag(other_city.to_numpy(), sheet.column("project_id"), pid, "project_city",
+           f"项目编号应以本市州代码「{city_code}-」开头", f"project id must start with the city code '{city_code}-'")
+
+    stage = typed["stage"]
+    rank = stage.map(STAGE_RANK)
+    for i, (name, colname) in enumerate(MILESTONES):
+        needed = (rank >= STAGE_RANK[name]) & (stage != "终止")
+        missing = (needed & typed[colname].isna()).fillna(False).to_numpy()
+        col = sheet.column(colname)
+        c.flag(missing, col, stage, "stage_dates", f"项目已到该阶段，须填写{col.label}",
+               f"{col.label} is required at this stage")
+        beyond = (rank < STAGE_RANK[name]) & (stage != "终止") & typed[colname].notna()
+        c.flag(beyond.fillna(False).to_numpy(), col, originals[colname], "stage_dates",
+               "项目尚未到达该阶段，不应填写此日期", "date given for a stage the project has not reached")
+    for (_, earlier), (_, later) in zip(MILESTONES, MILESTONES[1:]):
+        a, b = typed[earlier], typed[later]
+        out_of_order = (b < a).fillna(False).to_numpy()
+        col = sheet.column(later)
+        c.flag(out_of_order, col, originals[later], "dates_out_of_order",
+               f"{col.label}早于{sheet.column(earlier).label}", f"{col.label} is before {sheet.column(earlier).label}")
+
+    origin, region = typed["investor_origin"], typed["source_region"]
+    provinces, countries = reference.provinces(), reference.countries()
+    expected = origin.map(lambda o: provinces[o]["source_region"] if o in provinces
+                          else "境外" if o in countries else None)
+    mismatch = (expected.notna() & region.notna() & (expected != region)).fillna(False).to_numpy()
+    c.flag(mismatch, sheet.column("source_region"), region, "region_mismatch",
+           "来源区域与投资方来源地不一致", "source region does not match the investor's origin")
+
+
+def _list_zh(col: Column) -> str:
+    return {"county_of_city": "本市州县市区", "park_of_city": "本市州园区", "iso_country": "国家和地区代码（ISO 3166）",
+            "investor_origin": "省份代码或国家代码"}.get(col.code_list, col.label)
+
+
+def _pattern_zh(col: Column) -> str:
+    return {"hs_code": "8位数字", "project_id": "市州代码-年份-4位序号"}.get(col.name, col.pattern)

@@ -103,6 +103,11 @@ class Settings:
         return self.state_dir / "inbox"
 
     @property
+    def receipts_dir(self) -> Path:
+        """Receipts as text files, one folder per city, for the clerks to fetch."""
+        return self.output_dir / "receipts"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.output_dir / "data_docs"
 

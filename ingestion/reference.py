@@ -21,6 +21,12 @@ def cities() -> dict[str, str]:
 
 
 @lru_cache
+def division_names() -> dict[str, str]:
+    """GB/T 2260 code -> name for the province, its cities and counties."""
+    return {r["code"]: r["name"] for r in _rows("hunan_divisions.csv")}
+
+
+@lru_cache
 def counties_by_city() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {c: set() for c in cities()}
     for r in _rows("hunan_divisions.csv"):
@@ -62,6 +68,15 @@ def industry_chains() -> list[str]:
 @lru_cache
 def service_categories() -> list[str]:
     return [r["category_name"] for r in _rows("service_categories.csv")]
+
+
+def ordered_list(name: str) -> list[str]:
+    """A closed list in its natural order (在谈 → 终止; seed order for chains and categories)."""
+    if name == "industry_chain":
+        return industry_chains()
+    if name == "service_category":
+        return service_categories()
+    return list(_static_lists().get(name, ()))
 
 
 def _static_lists() -> dict[str, tuple[str, ...]]:

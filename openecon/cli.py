@@ -46,6 +46,14 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_template(args) -> int:
+    from ingestion.template import write_templates
+
+    for path in write_templates(Path(args.out), args.city):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_ingest(args) -> int:
     from ingestion.load import ingest_paths
     from openecon.pg import ensure_database
@@ -103,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--to", required=True, metavar="YYYY-MM")
     sample.add_argument("--seed", type=int, default=42)
     sample.set_defaults(func=cmd_sample)
+
+    template = sub.add_parser("template", help="write the blank submission templates")
+    template.add_argument("--out", required=True)
+    template.add_argument("--city", help="city code: drop-downs list that city's counties and parks")
+    template.set_defaults(func=cmd_template)
 
     ingest = sub.add_parser("ingest", help="validate and load files or folders; one receipt per file")
     ingest.add_argument("paths", nargs="+")

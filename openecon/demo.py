@@ -12,7 +12,7 @@ from openecon.pg import ensure_database
 from openecon.settings import get_settings
 
 DEMO_FROM, DEMO_TO = "2025-07", "2025-09"
-DAG_ID = "monthly_pipeline"
+DAGS = ("submissions_ingest", "warehouse_build")  # the second runs on the first's asset in production
 
 
 def _say(msg: str) -> None:
@@ -35,13 +35,16 @@ def run() -> int:
     files = generate(settings.inbox_dir, DEMO_FROM, DEMO_TO)
     _say(f"sample: {len(files)} city workbooks {DEMO_FROM}..{DEMO_TO} in {settings.inbox_dir}")
 
-    log_file = settings.state_dir / "logs" / f"{DAG_ID}.log"
-    _say(f"running DAG {DAG_ID} with `airflow dags test` (log: {log_file})")
-    proc = airflow_runtime.dags_test(DAG_ID, settings, conf={"period": DEMO_TO}, log_file=log_file)
-    if airflow_runtime.run_state(proc) != "success":
-        _say(f"DAG run FAILED (exit {proc.returncode}); see {log_file}")
-        print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
-        return 1
+    logs = settings.state_dir / "logs"
+    for dag_id in DAGS:
+        log_file = logs / f"{dag_id}.log"
+        _say(f"running DAG {dag_id} with `airflow dags test` (log: {log_file})")
+        conf = {"period": DEMO_TO} if dag_id == "submissions_ingest" else None
+        proc = airflow_runtime.dags_test(dag_id, settings, conf=conf, log_file=log_file)
+        if airflow_runtime.run_state(proc) != "success":
+            _say(f"DAG run {dag_id} FAILED (exit {proc.returncode}); see {log_file}")
+            print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
+            return 1
 
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         by_period = conn.execute(
@@ -57,7 +60,8 @@ def run() -> int:
         print(f"    {period}: {n} parks from {cities} cities")
     print("  audit.submissions: " + ", ".join(f"{s} {n}" for s, n in by_status))
     print(f"  Data Docs (GX):     {settings.data_docs_dir / 'index.html'}")
-    print(f"  DAG run log:        {log_file}")
+    print(f"  receipts:           {settings.receipts_dir}")
+    print(f"  DAG run logs:       {logs}")
     print(f"  archived originals: {settings.archive_dir}")
     print(f"  warehouse URL:      `openecon db url` (psql-compatible)")
     return 0

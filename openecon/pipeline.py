@@ -54,6 +54,13 @@ def new_inbox_files(inbox: Path, settings: Settings) -> list[Path]:
     return [f for f in files if (f.name, sha256_of(f)) not in seen]
 
 
+def inbox_cities(inbox: Path) -> list[str]:
+    """City folders present in the inbox (<inbox>/<city_code>/...), in code order."""
+    from ingestion import reference
+
+    return [c for c in reference.cities() if (inbox / c).is_dir()]
+
+
 def ingest_inbox(inbox: Path, settings: Settings) -> dict:
     files = new_inbox_files(inbox, settings)
     log.info("%d new file(s) in %s", len(files), inbox)

@@ -72,6 +72,7 @@ class Settings:
         self.output_dir = Path(env.get("OPENECON_OUTPUT_DIR") or PROJECT_ROOT / "output").resolve()
         self.pg_port = int(env.get("OPENECON_PG_PORT") or EMBEDDED_PORT)
         self.pg_bin = env.get("OPENECON_PG_BIN") or None
+        self._inbox = env.get("OPENECON_INBOX_DIR") or None
         # Intake limits: a larger file, or a larger share of bad rows, rejects the whole file.
         self.max_file_mb = float(env.get("OPENECON_MAX_FILE_MB") or 512)
         self.max_bad_row_share = float(env.get("OPENECON_MAX_BAD_ROW_SHARE") or 0.2)
@@ -100,7 +101,8 @@ class Settings:
 
     @property
     def inbox_dir(self) -> Path:
-        return self.state_dir / "inbox"
+        """Drop folder with one sub-folder per city code (OPENECON_INBOX_DIR)."""
+        return Path(self._inbox).resolve() if self._inbox else self.state_dir / "inbox"
 
     @property
     def receipts_dir(self) -> Path:

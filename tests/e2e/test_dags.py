@@ -1,4 +1,4 @@
-"""The DAG run for real with dag.test() against the embedded Postgres."""
+"""The DAGs run for real with dag.test() against the embedded Postgres: ingest, then build."""
 
 from __future__ import annotations
 
@@ -12,13 +12,21 @@ PARK_COLUMNS = ["planned_area_mu", "developed_area_mu", "factory_built_10k_m2", 
                 "enterprises", "above_scale_enterprises", "tax_ytd_10k_cny", "revenue_ytd_10k_cny", "employees"]
 
 
-def run_dag(inbox, period="2025-09"):
+def dag(dag_id):
     from airflow.dag_processing.dagbag import DagBag
 
     from openecon.settings import PROJECT_ROOT
 
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "monthly_pipeline.py")).dags["monthly_pipeline"]
-    return dag.test(run_conf={"period": period, "inbox": str(inbox)})
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{dag_id}.py")).dags[dag_id]
+
+
+def run_dag(inbox, period="2025-09"):
+    """Ingest, then build (in production the build runs on the ingest's asset event)."""
+    from airflow.utils.state import DagRunState
+
+    ingest = dag("submissions_ingest").test(run_conf={"period": period, "inbox": str(inbox)})
+    assert ingest.state == DagRunState.SUCCESS
+    return dag("warehouse_build").test()
 
 
 def mart(conn):
@@ -48,16 +56,29 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
         assert float(got[12]) == pytest.approx(100 * used / built, abs=0.01)
         assert float(got[13]) == pytest.approx(tax / developed, abs=1e-4)
 
-    subs = warehouse.execute("SELECT status, count(*) FROM audit.submissions GROUP BY 1").fetchall()
-    assert subs == [("accepted", 28)]
+    subs = warehouse.execute("SELECT kind, status, count(*) FROM audit.submissions GROUP BY 1, 2 ORDER BY 1").fetchall()
+    assert subs == [("trade", "accepted", 28), ("workbook", "accepted", 28)]
     assert (settings.data_docs_dir / "index.html").exists()
     assert "marts.fct_park_month" in (settings.data_docs_dir / "index.html").read_text()
 
-    # Same inbox again: nothing new is received and the mart is unchanged.
-    run2 = run_dag(sample_dir)
-    assert run2.state == DagRunState.SUCCESS
-    assert warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone() == (28,)
+    # Same inbox again: nothing new is received, the asset is not updated, the mart is unchanged.
+    from airflow.utils.state import TaskInstanceState
+
+    again = dag("submissions_ingest").test(run_conf={"period": "2025-09", "inbox": str(sample_dir)})
+    states = {ti.task_id: ti.state for ti in again.get_task_instances()}
+    assert states["publish"] == TaskInstanceState.SKIPPED
+    assert warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone() == (56,)
+    assert dag("warehouse_build").test().state == DagRunState.SUCCESS
     assert mart(warehouse) == rows
+
+
+def test_ingest_maps_over_cities(airflow_db, warehouse, settings, sample_dir):
+    from airflow.utils.state import DagRunState
+
+    run = dag("submissions_ingest").test(run_conf={"period": "2025-09", "inbox": str(sample_dir)})
+    assert run.state == DagRunState.SUCCESS
+    mapped = sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "ingest_city")
+    assert mapped == list(range(14))
 
 
 def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sample_dir, capfd):
@@ -70,7 +91,7 @@ def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sa
     run = run_dag(sample_dir)
     assert run.state == DagRunState.FAILED
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["build_warehouse"] == TaskInstanceState.SUCCESS
+    assert states["dbt_build"] == TaskInstanceState.SUCCESS
     assert states["quality_gate"] == TaskInstanceState.FAILED
     out = capfd.readouterr()
     text = out.out + out.err

@@ -1,0 +1,77 @@
+"""
+### Submissions intake (收数)
+
+Takes the files the cities dropped in the inbox (`<inbox>/<city_code>/`),
+validates and loads them per city (one mapped task per city), writes a receipt
+per file, and publishes the **openecon_raw_submissions** asset when anything new
+arrived, which triggers `warehouse_build`.
+
+* **period** — the month reported on (`YYYY-MM`); empty = the month before the trigger.
+* **inbox** — inbox root; empty = `OPENECON_INBOX_DIR` (default `.openecon/inbox`).
+
+Files already received under the same name and bytes are skipped, so re-running is a no-op.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from openecon.assets import RAW_SUBMISSIONS
+
+
+@dag(
+    dag_id="submissions_ingest",
+    schedule="0 8 5-10 * *",  # daily on the 5th–10th: the deadline and late arrivals
+    start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "period": Param("", type="string", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
+                        description="Reported month YYYY-MM; empty = month before the trigger"),
+        "inbox": Param("", type="string", description="Inbox root; empty = the configured inbox"),
+    },
+    default_args={"retries": 2, "retry_delay": pendulum.duration(seconds=30),
+                  "retry_exponential_backoff": True},
+    tags=["openecon", "ingest"],
+    doc_md=__doc__,
+)
+def submissions_ingest():
+    @task
+    def find_cities(params=None, logical_date=None) -> list[dict]:
+        from pathlib import Path
+
+        from openecon.periods import reporting_period
+        from openecon.pipeline import inbox_cities
+        from openecon.settings import get_settings
+
+        period = reporting_period(params["period"], logical_date)
+        inbox = Path(params["inbox"]) if params["inbox"] else get_settings().inbox_dir
+        return [{"city": c, "folder": str(inbox / c), "period": period} for c in inbox_cities(inbox)]
+
+    @task(map_index_template="{{ task.op_kwargs['job']['city'] }}")
+    def ingest_city(job: dict) -> dict:
+        from pathlib import Path
+
+        from openecon import pipeline
+        from openecon.settings import get_settings
+
+        return {"city": job["city"], **pipeline.ingest_inbox(Path(job["folder"]), get_settings())}
+
+    @task(outlets=[RAW_SUBMISSIONS])
+    def publish(results: list[dict], outlet_events=None) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        received = sum(r["files"] for r in results)
+        rejected = [f for r in results for f in r["rejected"]]
+        if not received:
+            # Nothing new: skipping leaves the asset untouched, so no rebuild is triggered.
+            raise AirflowSkipException("no new files in the inbox")
+        summary = {"files": received, "rejected": rejected}
+        outlet_events[RAW_SUBMISSIONS].extra = summary
+        return summary
+
+    publish(ingest_city.expand(job=find_cities()))
+
+
+submissions_ingest()

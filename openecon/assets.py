@@ -1,0 +1,8 @@
+"""Airflow Assets that connect the DAGs (data-aware scheduling)."""
+
+from airflow.sdk import Asset
+
+# Updated whenever an ingestion run received at least one file.
+RAW_SUBMISSIONS = Asset(name="openecon_raw_submissions", uri="openecon://warehouse/raw")
+# Updated when the marts were rebuilt and passed the blocking quality checks.
+MARTS = Asset(name="openecon_marts", uri="openecon://warehouse/marts")

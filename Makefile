@@ -10,11 +10,12 @@ UV_VERSION := 0.13.9
 UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean
+.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest
 
 help:
 	@echo "make demo     run the pipeline end to end on the embedded Postgres"
 	@echo "make test     run the test suite (unit, integration, Airflow e2e)"
+	@echo "make bench-ingest  trade ingest vs bare COPY vs to_sql on a 1 M-row file"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make clean    remove .openecon/ state and output/"
 
@@ -40,6 +41,9 @@ test: install sysdeps
 
 test-fast: install
 	$(BIN)/pytest tests/unit
+
+bench-ingest: install sysdeps
+	$(BIN)/python benchmarks/bench_ingest.py
 
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }

@@ -276,7 +276,7 @@ def dbt_sources_yml() -> str:
                 f"          - name: {c.name}",
                 f"            description: \"{c.header}. {c.doc}\"",
             ]
-            if c.required:
+            if c.required and not sheet.bulk:  # bulk rows: intake's validation is the guard, a scan per build is not
                 lines.append("            data_tests: [not_null]")
     lines += [
         "  - name: audit",

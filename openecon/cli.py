@@ -41,8 +41,11 @@ def cmd_db(args) -> int:
 def cmd_sample(args) -> int:
     from ingestion.sample import generate
 
-    files = generate(Path(args.out), args.from_, args.to, seed=args.seed)
+    files = generate(Path(args.out), args.from_, args.to, seed=args.seed, scale=args.scale,
+                     with_errors=args.with_errors, cities=args.cities)
     print(f"wrote {len(files)} files under {args.out}")
+    if args.with_errors:
+        print(f"planted mistakes are listed in {Path(args.out) / 'planted_errors.json'}")
     return 0
 
 
@@ -110,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--from", dest="from_", required=True, metavar="YYYY-MM")
     sample.add_argument("--to", required=True, metavar="YYYY-MM")
     sample.add_argument("--seed", type=int, default=42)
+    sample.add_argument("--scale", type=float, default=1.0,
+                        help="multiplies trade detail rows and projects (10 ≈ 1 M trade rows for Changsha)")
+    sample.add_argument("--with-errors", action="store_true", help="plant a known set of realistic mistakes")
+    sample.add_argument("--cities", nargs="+", metavar="CODE", help="only these city codes")
     sample.set_defaults(func=cmd_sample)
 
     template = sub.add_parser("template", help="write the blank submission templates")

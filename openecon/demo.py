@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -11,7 +12,8 @@ from openecon import airflow_runtime
 from openecon.pg import ensure_database
 from openecon.settings import get_settings
 
-DEMO_FROM, DEMO_TO = "2025-07", "2025-09"
+# Enough history for year-on-year figures of the latest quarter; scale keeps trade detail light.
+DEMO_FROM, DEMO_TO, DEMO_SCALE = "2024-01", "2025-09", 0.2
 DAGS = ("submissions_ingest", "warehouse_build")  # the second runs on the first's asset in production
 
 
@@ -32,14 +34,17 @@ def run() -> int:
     _say("migrating Airflow's metadata database")
     airflow_runtime.migrate(settings)
 
-    files = generate(settings.inbox_dir, DEMO_FROM, DEMO_TO)
-    _say(f"sample: {len(files)} city workbooks {DEMO_FROM}..{DEMO_TO} in {settings.inbox_dir}")
+    start = os.environ.get("OPENECON_DEMO_FROM", DEMO_FROM)
+    end = os.environ.get("OPENECON_DEMO_TO", DEMO_TO)
+    scale = float(os.environ.get("OPENECON_DEMO_SCALE", DEMO_SCALE))
+    files = generate(settings.inbox_dir, start, end, scale=scale)
+    _say(f"sample: {len(files)} city files {start}..{end} (scale {scale:g}) in {settings.inbox_dir}")
 
     logs = settings.state_dir / "logs"
     for dag_id in DAGS:
         log_file = logs / f"{dag_id}.log"
         _say(f"running DAG {dag_id} with `airflow dags test` (log: {log_file})")
-        conf = {"period": DEMO_TO} if dag_id == "submissions_ingest" else None
+        conf = {"period": end} if dag_id == "submissions_ingest" else None
         proc = airflow_runtime.dags_test(dag_id, settings, conf=conf, log_file=log_file)
         if airflow_runtime.run_state(proc) != "success":
             _say(f"DAG run {dag_id} FAILED (exit {proc.returncode}); see {log_file}")
@@ -47,17 +52,16 @@ def run() -> int:
             return 1
 
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
-        by_period = conn.execute(
-            "SELECT period, count(*), count(DISTINCT city_code) FROM marts.fct_park_month GROUP BY 1 ORDER BY 1"
-        ).fetchall()
+        total, periods, first, last, parks, cities = conn.execute(
+            "SELECT count(*), count(DISTINCT period), min(period), max(period), count(DISTINCT park_code), "
+            "count(DISTINCT city_code) FROM marts.fct_park_month").fetchone()
+        raw = {t: conn.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in ("projects", "trade")}
         by_status = conn.execute(
             "SELECT status, count(*) FROM audit.submissions GROUP BY 1 ORDER BY 1"
         ).fetchall()
     _say(f"done in {time.monotonic() - t0:.0f}s. Results:")
-    total = sum(n for _, n, _ in by_period)
-    print(f"  marts.fct_park_month: {total} rows")
-    for period, n, cities in by_period:
-        print(f"    {period}: {n} parks from {cities} cities")
+    print(f"  marts.fct_park_month: {total} rows ({periods} months {first}..{last}, {parks} parks, {cities} cities)")
+    print(f"  raw.projects: {raw['projects']} rows, raw.trade: {raw['trade']} rows")
     print("  audit.submissions: " + ", ".join(f"{s} {n}" for s, n in by_status))
     print(f"  Data Docs (GX):     {settings.data_docs_dir / 'index.html'}")
     print(f"  receipts:           {settings.receipts_dir}")

@@ -83,5 +83,5 @@ def sample_dir(tmp_path_factory) -> Path:
     from ingestion.sample import generate
 
     out = tmp_path_factory.mktemp("sample")
-    generate(out, "2025-08", "2025-09")
+    generate(out, "2025-08", "2025-09", scale=0.05)
     return out

@@ -25,7 +25,8 @@ def test_demo_twice_on_external_server_creates_no_embedded_cluster(tmp_path, pg)
         state = tmp_path / "client"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OPENECON_", "DBT_"))}
         env |= {"OPENECON_DATABASE_URL": url, "OPENECON_STATE_DIR": str(state),
-                "OPENECON_OUTPUT_DIR": str(tmp_path / "output")}
+                "OPENECON_OUTPUT_DIR": str(tmp_path / "output"),
+                "OPENECON_DEMO_FROM": "2025-07", "OPENECON_DEMO_TO": "2025-09", "OPENECON_DEMO_SCALE": "0.02"}
         outputs = []
         for _ in range(2):
             proc = subprocess.run([sys.executable, "-m", "openecon.cli", "demo"], env=env,

@@ -147,6 +147,16 @@ def _check_city(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str) ->
             f"file is named for city {city_code} but most project ids belong to {top}"))
 
 
+def _check_period(issues: list[Issue], rows: int, sheet: Sheet, file: str, period: str) -> None:
+    """Many dates after the month-end mean the file is of a later period than its name says."""
+    late = {i.row for i in issues if i.rule == "date_after_period"}
+    if len(late) >= 3 and len(late) > 0.05 * rows:
+        raise FileRejected(Issue(
+            file, sheet.sheet_name, min(late), None, None, "period_mismatch",
+            f"文件名报告期为{period}，但有{len(late)}行日期晚于该月末，请检查文件名或报告期",
+            f"file is named for {period} but {len(late)} rows carry dates after that month"))
+
+
 def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str) -> Loaded:
     wb = open_workbook(path)
     month = int(period[5:])
@@ -163,6 +173,7 @@ def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str) 
         raw = read_sheet(wb, sheet, path.name)
         _check_city(raw, sheet, path.name, city_code)
         good, sheet_issues = validate(raw, sheet, path.name, city_code, period)
+        _check_period(sheet_issues, len(raw), sheet, path.name, period)
         frames.append((sheet, good))
         issues += sheet_issues
         total += len(raw)

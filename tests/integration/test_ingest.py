@@ -185,6 +185,8 @@ FILE_CASES = [
         c.header.replace("（万元）", "（亿元）") for c in PARKS.columns]}), "wrong_unit"),
     ("another city's rows", lambda d: city_workbook(d, CITY, projects=[project_row("430200", i) for i in (1, 2, 3)]),
      "city_mismatch"),
+    ("a later month's ledger", lambda d: city_workbook(d, CITY, "2025-08", projects=projects(
+        **{f"r{i}": {"started_date": dt.date(2025, 9, 2)} for i in range(4)})), "period_mismatch"),
     ("too many bad rows", lambda d: city_workbook(d, CITY, parks=[dict(p, enterprises=-1) for p in park_rows(CITY)]),
      "too_many_bad_rows"),
 ]

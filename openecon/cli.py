@@ -85,6 +85,18 @@ def cmd_build(args) -> int:
     return 0 if result.success else 1
 
 
+def cmd_docs(args) -> int:
+    from openecon import pipeline
+    from openecon.pg import ensure_database
+
+    settings = get_settings()
+    ensure_database(settings)
+    out = pipeline.dbt_docs(settings)
+    print(f"dbt docs:  {out / 'static_index.html'}  (one file, opens offline)")
+    print(f"           {out / 'index.html'}  (serve the folder: python -m http.server -d {out})")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from openecon import demo
 
@@ -130,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="dbt build + Great Expectations checkpoint")
     build.set_defaults(func=cmd_build)
+
+    docs = sub.add_parser("docs", help="generate the dbt docs site into output/dbt_docs")
+    docs.set_defaults(func=cmd_docs)
 
     demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")
     demo.set_defaults(func=cmd_demo)

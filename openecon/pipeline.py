@@ -7,6 +7,8 @@ settings so it runs the same from Airflow, the CLI and the tests.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +92,42 @@ def dbt_build(settings: Settings) -> None:
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         ensure_schema(conn)
     dbt(["build"], settings)
+
+
+DBT_DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+
+
+def dbt_docs_dir(settings: Settings) -> Path:
+    """Where the dbt docs site is published (``output/dbt_docs``)."""
+    return settings.output_dir / "dbt_docs"
+
+
+def dbt_docs(settings: Settings) -> Path:
+    """Generate the dbt docs site and publish it to ``output/dbt_docs``; returns that folder.
+
+    ``--static`` also writes ``static_index.html``, one file with the manifest and catalog
+    inlined that opens offline from disk; ``index.html`` + ``manifest.json`` + ``catalog.json``
+    is the classic site, which needs a web server (``python -m http.server -d output/dbt_docs``).
+    The catalog is read from the warehouse, so run this after ``dbt_build``.
+    """
+    import psycopg
+
+    from ingestion.schema import ensure_schema
+
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        ensure_schema(conn)  # the sources exist even on an empty database
+    dbt(["docs", "generate", "--static"], settings)
+    out = dbt_docs_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in DBT_DOCS_FILES:
+        src = settings.dbt_target_dir / name
+        if not src.exists():
+            raise StepFailed(f"dbt docs generate did not write {src}")
+        tmp = out / f".{name}.tmp"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, out / name)  # a reader never sees a half-written file
+    log.info("dbt docs published to %s", out)
+    return out
 
 
 def quality_gate(settings: Settings):

@@ -21,7 +21,7 @@ select
     file_name,
     city_code,
     period,
-    to_date(period || '-01', 'YYYY-MM-DD') as month_start,
+    {{ period_start('period') }} as month_start,
     kind,
     received_at
 from loaded

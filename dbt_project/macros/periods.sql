@@ -1,0 +1,22 @@
+{#- Period helpers. Postgres-specific SQL lives here only, so the models stay
+    portable: another engine needs just these macros rewritten. -#}
+
+{#- 'YYYY-MM' text -> first day of that month (date) -#}
+{% macro period_start(period) -%}
+    to_date({{ period }} || '-01', 'YYYY-MM-DD')
+{%- endmacro %}
+
+{#- date -> 'YYYY-MM' text -#}
+{% macro to_period(d) -%}
+    to_char({{ d }}, 'YYYY-MM')
+{%- endmacro %}
+
+{#- last day of the month of a date -#}
+{% macro month_end(d) -%}
+    (date_trunc('month', {{ d }}) + interval '1 month - 1 day')::date
+{%- endmacro %}
+
+{#- the same month one year earlier, as 'YYYY-MM' -#}
+{% macro period_last_year(period) -%}
+    (cast(substr({{ period }}, 1, 4) as integer) - 1)::text || substr({{ period }}, 5, 3)
+{%- endmacro %}

@@ -1,0 +1,105 @@
+-- Every KPI of SPEC §4 for every city-month, long form, before province totals
+-- and comparisons. Ratios carry their numerator and denominator so the province
+-- can recompute them from sums; value = factor × numerator / denominator.
+with p as (
+    select * from {{ ref('int_kpi__project_window') }}
+),
+
+funds_total as (
+    select * from {{ ref('int_kpi__funds_total') }}
+),
+
+trade as (
+    select * from {{ ref('int_kpi__trade_ytd') }}
+),
+
+enterprises as (
+    select * from {{ ref('int_kpi__trade_enterprises') }} where city_code <> '430000'
+),
+
+parks as (
+    select
+        city_code,
+        period,
+        sum(enterprises)             as enterprises,
+        sum(above_scale_enterprises) as above_scale,
+        sum(factory_used_10k_m2)     as factory_used,
+        sum(factory_built_10k_m2)    as factory_built,
+        sum(tax_ytd_10k_cny)         as tax_ytd,
+        sum(developed_area_mu)       as developed_area
+    from {{ ref('fct_park_month') }}
+    group by city_code, period
+),
+
+services as (
+    select city_code, period, sum(exports_10k_usd + imports_10k_usd) / 10000 as services_100m_usd
+    from {{ ref('stg_submissions__services_trade') }}
+    group by city_code, period
+),
+
+gdp as (
+    select cast(year as integer) as year, city_code, gdp_100m_cny from {{ ref('city_gdp') }}
+),
+
+dependence as (  -- quarter-end months: trade YTD over the year's GDP prorated to N/12
+    select
+        t.city_code,
+        t.period,
+        t.trade_ytd_100m_cny as numerator,
+        coalesce(g.gdp_100m_cny, g_prev.gdp_100m_cny) * cast(substr(t.period, 6, 2) as integer) / 12 as denominator
+    from trade as t
+    left join gdp as g
+        on g.city_code = t.city_code and g.year = cast(substr(t.period, 1, 4) as integer)
+    left join gdp as g_prev
+        on g_prev.city_code = t.city_code and g_prev.year = cast(substr(t.period, 1, 4) as integer) - 1
+    where substr(t.period, 6, 2) in ('03', '06', '09', '12')
+),
+
+components as (
+    {% set plain = [
+        ('signed_projects', 'p', 'signed_projects'),
+        ('major_projects_signed', 'p', 'major_projects'),
+        ('fortune500_projects', 'p', 'fortune500_projects'),
+        ('signed_investment', 'p', 'signed_investment_100m'),
+        ('funds_domestic', 'p', 'funds_domestic_100m_cny'),
+        ('fdi_actual', 'p', 'fdi_100m_usd'),
+        ('funds_total', 'funds_total', 'funds_total_100m_cny'),
+        ('trade_total', 'trade', 'trade_ytd_100m_cny'),
+        ('exports', 'trade', 'exports_ytd_100m_cny'),
+        ('imports', 'trade', 'imports_ytd_100m_cny'),
+        ('trade_enterprises', 'enterprises', 'enterprises_ytd'),
+        ('park_enterprises', 'parks', 'enterprises'),
+        ('park_above_scale', 'parks', 'above_scale'),
+        ('services_trade', 'services', 'services_100m_usd'),
+    ] %}
+    {% for kpi, rel, col in plain %}
+    select '{{ kpi }}' as kpi_code, city_code, period,
+           cast({{ col }} as numeric) as value_ytd,
+           cast(null as numeric) as numerator, cast(null as numeric) as denominator,
+           cast(null as numeric) as factor,
+           {{ 'cast(enterprises_month as numeric)' if kpi == 'trade_enterprises' else 'cast(null as numeric)' }}
+               as value_month_direct
+    from {{ rel }}
+    union all
+    {% endfor %}
+    {% set ratios = [
+        ('performance_rate', 'p', 'performed_projects', 'signed_projects', 100),
+        ('start_rate', 'p', 'started_projects', 'signed_projects', 100),
+        ('production_rate', 'p', 'producing_projects', 'signed_projects', 100),
+        ('funds_rate', 'p', 'paid_in_10k_cny', 'contract_10k_cny', 100),
+        ('factory_occupancy', 'parks', 'factory_used', 'factory_built', 100),
+        ('tax_per_mu', 'parks', 'tax_ytd', 'developed_area', 1),
+        ('trade_dependence', 'dependence', 'numerator', 'denominator', 100),
+    ] %}
+    {% for kpi, rel, num, den, factor in ratios %}
+    select '{{ kpi }}' as kpi_code, city_code, period,
+           {{ factor }} * cast({{ num }} as numeric) / nullif(cast({{ den }} as numeric), 0) as value_ytd,
+           cast({{ num }} as numeric) as numerator, cast({{ den }} as numeric) as denominator,
+           cast({{ factor }} as numeric) as factor,
+           cast(null as numeric) as value_month_direct
+    from {{ rel }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select * from components

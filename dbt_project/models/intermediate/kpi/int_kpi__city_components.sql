@@ -86,7 +86,7 @@ components as (
         ('performance_rate', 'p', 'performed_projects', 'signed_projects', 100),
         ('start_rate', 'p', 'started_projects', 'signed_projects', 100),
         ('production_rate', 'p', 'producing_projects', 'signed_projects', 100),
-        ('funds_rate', 'p', 'paid_in_10k_cny', 'contract_10k_cny', 100),
+        ('funds_rate', 'p', 'paid_in_100m_cny', 'contract_100m_cny', 100),
         ('factory_occupancy', 'parks', 'factory_used', 'factory_built', 100),
         ('tax_per_mu', 'parks', 'tax_ytd', 'developed_area', 1),
         ('trade_dependence', 'dependence', 'numerator', 'denominator', 100),

@@ -1,23 +1,10 @@
--- Project KPIs of each ledger in force (city C, period P = year Y, month N):
--- projects signed between 1 Jan Y and the end of P, and funds paid in since
--- the December Y−1 ledger. 美元 amounts convert at the signing month's rate.
-with rates as (
-    select period, usd_cny from {{ ref('usd_cny_rates') }}
-),
-
-ledger as (
-    select
-        l.*,
-        cast(substr(l.period, 1, 4) as integer) as year,
-        case when l.currency = '美元' then l.contract_amount_10k * r.usd_cny
-             else l.contract_amount_10k end                 as contract_10k_cny,
-        case when l.currency = '美元' then l.paid_in_cumulative_10k * r.usd_cny
-             else l.paid_in_cumulative_10k end              as paid_in_10k_cny,
-        (l.currency = '人民币' and l.contract_amount_10k >= 20000)
-          or (l.currency = '美元' and l.contract_amount_10k >= 3000) as is_major
-    from {{ ref('stg_submissions__projects') }} as l
-    left join rates as r
-        on r.period = {{ to_period('l.signed_date') }}
+-- Project KPIs of each ledger in force (city C, period P = year Y, month N), from
+-- fct_project_month (where conversions and the major-project rule live):
+-- projects signed between 1 Jan Y and the end of P, the 四率 numerators and
+-- denominators, and funds paid in since the December Y−1 ledger.
+with ledger as (
+    select *, cast(substr(period, 1, 4) as integer) as year
+    from {{ ref('fct_project_month') }}
 ),
 
 signed as (
@@ -26,23 +13,22 @@ signed as (
         period,
         count(*)                                                            as signed_projects,
         sum(case when is_major then 1 else 0 end)                           as major_projects,
-        sum(case when fortune500 <> '无' then 1 else 0 end)                 as fortune500_projects,
-        sum(contract_10k_cny) / 10000                                       as signed_investment_100m,
+        sum(case when is_fortune500 then 1 else 0 end)                      as fortune500_projects,
+        sum(contract_amount_100m_cny)                                       as signed_investment_100m,
         sum(case when stage in ('注册', '开工', '投产') then 1 else 0 end)  as performed_projects,
         sum(case when stage in ('开工', '投产') then 1 else 0 end)          as started_projects,
         sum(case when stage = '投产' then 1 else 0 end)                     as producing_projects,
-        sum(paid_in_10k_cny)                                                as paid_in_10k_cny,
-        sum(contract_10k_cny)                                               as contract_10k_cny
+        sum(paid_in_cumulative_100m_cny)                                    as paid_in_100m_cny,
+        sum(contract_amount_100m_cny)                                       as contract_100m_cny
     from ledger
-    where signed_date >= {{ period_start("substr(period, 1, 4) || '-01'") }}
-      and signed_date <= {{ month_end('month_start') }}
+    where signed_in_year
     group by city_code, period
 ),
 
 -- Paid-in at the end of last year, per project, where the city sent a December ledger.
 last_december as (
-    select city_code, cast(substr(period, 1, 4) as integer) + 1 as for_year, project_id, paid_in_cumulative_10k
-    from {{ ref('stg_submissions__projects') }}
+    select city_code, year + 1 as for_year, project_id, paid_in_cumulative_10k
+    from ledger
     where substr(period, 6, 2) = '12'
 ),
 
@@ -85,8 +71,8 @@ select
     cast(coalesce(s.performed_projects, 0) as integer)                  as performed_projects,
     cast(coalesce(s.started_projects, 0) as integer)                    as started_projects,
     cast(coalesce(s.producing_projects, 0) as integer)                  as producing_projects,
-    cast(coalesce(s.paid_in_10k_cny, 0) as numeric(20, 4))              as paid_in_10k_cny,
-    cast(coalesce(s.contract_10k_cny, 0) as numeric(20, 4))             as contract_10k_cny,
+    cast(coalesce(s.paid_in_100m_cny, 0) as numeric(20, 6))             as paid_in_100m_cny,
+    cast(coalesce(s.contract_100m_cny, 0) as numeric(20, 6))            as contract_100m_cny,
     cast(f.funds_domestic_100m_cny as numeric(20, 6))                   as funds_domestic_100m_cny,
     cast(f.fdi_100m_usd as numeric(20, 6))                              as fdi_100m_usd
 from ledgers as g

@@ -10,12 +10,13 @@ UV_VERSION := 0.13.9
 UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest
+.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest bench-build
 
 help:
 	@echo "make demo     run the pipeline end to end on the embedded Postgres"
 	@echo "make test     run the test suite (unit, integration, Airflow e2e)"
 	@echo "make bench-ingest  trade ingest vs bare COPY vs to_sql on a 1 M-row file"
+	@echo "make bench-build   incremental month on 1 vs 5 years of history, full refresh, BI latency"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make clean    remove .openecon/ state and output/"
 
@@ -44,6 +45,9 @@ test-fast: install
 
 bench-ingest: install sysdeps
 	$(BIN)/python benchmarks/bench_ingest.py
+
+bench-build: install sysdeps
+	$(BIN)/python benchmarks/bench_build.py
 
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }

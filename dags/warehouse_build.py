@@ -5,7 +5,7 @@ Runs when new submissions land (the **openecon_raw_submissions** asset): `dbt bu
 (staging → marts, with dbt tests), then the Great Expectations gate. A failed
 blocking expectation fails the run with the expectation, table and sample rows
 named, and the **openecon_marts** asset is not updated, so nothing downstream
-publishes from bad data.
+publishes from bad data. The dbt docs site is regenerated beside the gate.
 """
 
 from __future__ import annotations
@@ -47,7 +47,15 @@ def warehouse_build():
         return {"expectations": result.evaluated, "warnings": len(result.failures),
                 "data_docs": result.data_docs_index}
 
-    dbt_build() >> quality_gate()
+    @task
+    def dbt_docs() -> str:
+        from openecon import pipeline
+        from openecon.settings import get_settings
+
+        return str(pipeline.dbt_docs(get_settings()))
+
+    built = dbt_build()
+    built >> [quality_gate(), dbt_docs()]
 
 
 warehouse_build()

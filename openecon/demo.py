@@ -10,10 +10,12 @@ import psycopg
 
 from openecon import airflow_runtime
 from openecon.pg import ensure_database
+from openecon.pipeline import dbt_docs_dir
 from openecon.settings import get_settings
 
-# Enough history for year-on-year figures of the latest quarter; scale keeps trade detail light.
-DEMO_FROM, DEMO_TO, DEMO_SCALE = "2024-01", "2025-09", 0.2
+# Enough history for year-on-year figures of the latest quarter (and the December ledger
+# that 2024's funds are measured from), at the sample's realistic scale.
+DEMO_FROM, DEMO_TO, DEMO_SCALE = "2023-12", "2025-09", 1.0
 DAGS = ("submissions_ingest", "warehouse_build")  # the second runs on the first's asset in production
 
 
@@ -55,6 +57,7 @@ def run() -> int:
         total, periods, first, last, parks, cities = conn.execute(
             "SELECT count(*), count(DISTINCT period), min(period), max(period), count(DISTINCT park_code), "
             "count(DISTINCT city_code) FROM marts.fct_park_month").fetchone()
+        kpi_rows, kpis = conn.execute("SELECT count(*), count(DISTINCT kpi_code) FROM marts.kpi_city_month").fetchone()
         raw = {t: conn.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in ("projects", "trade")}
         by_status = conn.execute(
             "SELECT status, count(*) FROM audit.submissions GROUP BY 1 ORDER BY 1"
@@ -63,7 +66,9 @@ def run() -> int:
     print(f"  marts.fct_park_month: {total} rows ({periods} months {first}..{last}, {parks} parks, {cities} cities)")
     print(f"  raw.projects: {raw['projects']} rows, raw.trade: {raw['trade']} rows")
     print("  audit.submissions: " + ", ".join(f"{s} {n}" for s, n in by_status))
+    print(f"  marts.kpi_city_month: {kpi_rows} rows ({kpis} KPIs × 14 cities + province × months)")
     print(f"  Data Docs (GX):     {settings.data_docs_dir / 'index.html'}")
+    print(f"  dbt docs:           {dbt_docs_dir(settings) / 'static_index.html'}")
     print(f"  receipts:           {settings.receipts_dir}")
     print(f"  DAG run logs:       {logs}")
     print(f"  archived originals: {settings.archive_dir}")

@@ -36,32 +36,22 @@ AUDIT_DDL = [
     CREATE INDEX IF NOT EXISTS submissions_city_period_kind
       ON audit.submissions (city_code, period, kind)
     """,
-    """
-    CREATE TABLE IF NOT EXISTS audit.rejected_rows (
-      file_id     bigint NOT NULL REFERENCES audit.submissions (file_id),
-      sheet       text,
-      row_number  integer,
-      column_name text,
-      value       text,
-      rule        text NOT NULL,
-      message_zh  text NOT NULL,
-      message_en  text NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS rejected_rows_file ON audit.rejected_rows (file_id)",
-    """
-    CREATE TABLE IF NOT EXISTS audit.row_warnings (
-      file_id     bigint NOT NULL REFERENCES audit.submissions (file_id),
-      sheet       text,
-      row_number  integer,
-      column_name text,
-      value       text,
-      rule        text NOT NULL,
-      message_zh  text NOT NULL,
-      message_en  text NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS row_warnings_file ON audit.row_warnings (file_id)",
+    # Row issues: rejections and warnings have the same shape, kept in two tables.
+    *(stmt for table in ("rejected_rows", "row_warnings") for stmt in (
+        f"""
+        CREATE TABLE IF NOT EXISTS audit.{table} (
+          file_id     bigint NOT NULL REFERENCES audit.submissions (file_id),
+          sheet       text,
+          row_number  integer,
+          column_name text,
+          value       text,
+          rule        text NOT NULL,
+          message_zh  text NOT NULL,
+          message_en  text NOT NULL
+        )
+        """,
+        f"CREATE INDEX IF NOT EXISTS {table}_file ON audit.{table} (file_id)",
+    )),
     "COMMENT ON TABLE audit.submissions IS 'One row per received file: status, rows loaded and rejected, supersession'",
     "COMMENT ON TABLE audit.rejected_rows IS 'Quarantined rows with file, sheet, row, column, value and rule'",
     "COMMENT ON TABLE audit.row_warnings IS 'Accepted rows flagged for review, e.g. paid-in revisions'",

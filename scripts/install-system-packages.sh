@@ -12,6 +12,13 @@ if [ -z "${OPENECON_DATABASE_URL:-}" ] && [ -z "${OPENECON_PG_BIN:-}" ]; then
   fi
 fi
 
+# Bulletins: CJK fonts (no missing-glyph boxes), HarfBuzz subsetting (WeasyPrint embeds
+# font subsets; without it CJK PDFs take ~20x longer), poppler (pdftotext/pdftoppm for
+# the bulletin tests and previews).
+for pkg in fonts-noto-cjk libharfbuzz-subset0 poppler-utils; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

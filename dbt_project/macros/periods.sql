@@ -15,8 +15,3 @@
 {% macro month_end(d) -%}
     (date_trunc('month', {{ d }}) + interval '1 month - 1 day')::date
 {%- endmacro %}
-
-{#- the same month one year earlier, as 'YYYY-MM' -#}
-{% macro period_last_year(period) -%}
-    (cast(substr({{ period }}, 1, 4) as integer) - 1)::text || substr({{ period }}, 5, 3)
-{%- endmacro %}

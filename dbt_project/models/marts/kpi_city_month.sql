@@ -27,15 +27,13 @@ city_with_month as (
             when c.kind = 'distinct' then c.value_month_direct
             when c.kind = 'ratio' then null
             -- flows: the change since the previous month (quarter for quarterly KPIs) of the same year
-            when c.month = case when c.frequency = 'quarterly' then 3 else 1 end then c.value_ytd
-            else c.value_ytd - prev.value_ytd
+            when c.month = c.step then c.value_ytd
+            when lag(c.month) over w = c.month - c.step then c.value_ytd - lag(c.value_ytd) over w
         end as value_month
-    from city as c
-    left join city as prev
-        on prev.kpi_code = c.kpi_code
-       and prev.city_code = c.city_code
-       and prev.year = c.year
-       and prev.month = c.month - case when c.frequency = 'quarterly' then 3 else 1 end
+    from (
+        select *, case when frequency = 'quarterly' then 3 else 1 end as step from city
+    ) as c
+    window w as (partition by c.kpi_code, c.city_code, c.year order by c.month)
 ),
 
 province_enterprises as (
@@ -75,12 +73,17 @@ all_rows as (
     from province
 ),
 
-ranked as (
+-- Comparisons by window functions, not self-joins: one pass, whatever the history.
+compared as (
     select
-        kpi_code, city_code, period,
-        rank() over (partition by kpi_code, period order by value_ytd desc) as rank_in_province
+        *,
+        case when lag(year) over same_month = year - 1 then lag(value_ytd) over same_month end
+            as value_ytd_last_year,
+        case when city_code <> '430000' and value_ytd is not null then rank() over (
+            partition by kpi_code, period, city_code = '430000', value_ytd is null order by value_ytd desc
+        ) end as rank_in_province
     from all_rows
-    where city_code <> '430000' and value_ytd is not null
+    window same_month as (partition by kpi_code, city_code, month order by year)
 )
 
 select
@@ -94,23 +97,17 @@ select
     a.is_combined_jan_feb,
     a.value_month,
     a.value_ytd,
-    ly.value_ytd                                                    as value_ytd_last_year,
-    case when ly.value_ytd <> 0
-         then 100 * (a.value_ytd - ly.value_ytd) / abs(ly.value_ytd) end as yoy_pct,
-    case when d.unit = '%' then a.value_ytd - ly.value_ytd end      as yoy_pp,
+    a.value_ytd_last_year,
+    case when a.value_ytd_last_year <> 0
+         then 100 * (a.value_ytd - a.value_ytd_last_year) / abs(a.value_ytd_last_year) end as yoy_pct,
+    case when d.unit = '%' then a.value_ytd - a.value_ytd_last_year end as yoy_pp,
     t.target                                                        as annual_target,
     case when t.target <> 0 then 100 * a.value_ytd / t.target end   as target_progress_pct,
     cast(round(100.0 * a.month / 12, 2) as numeric)                 as time_progress_pct,
-    cast(r.rank_in_province as integer)                             as rank_in_province,
+    cast(a.rank_in_province as integer)                             as rank_in_province,
     d.unit
-from all_rows as a
+from compared as a
 inner join defs as d on d.kpi_code = a.kpi_code
 inner join {{ ref('dim_city') }} as c on c.city_code = a.city_code
-left join all_rows as ly
-    on ly.kpi_code = a.kpi_code
-   and ly.city_code = a.city_code
-   and ly.period = {{ period_last_year('a.period') }}
 left join {{ ref('annual_targets') }} as t
     on t.kpi_code = a.kpi_code and t.city_code = a.city_code and cast(t.year as integer) = a.year
-left join ranked as r
-    on r.kpi_code = a.kpi_code and r.city_code = a.city_code and r.period = a.period

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- Every KPI of SPEC §4 for every city-month, long form, before province totals
 -- and comparisons. Ratios carry their numerator and denominator so the province
 -- can recompute them from sums; value = factor × numerator / denominator.

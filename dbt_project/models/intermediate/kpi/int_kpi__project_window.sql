@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}  {#- read twice downstream; a table also gives the planner real row counts -#}
 -- Project KPIs of each ledger in force (city C, period P = year Y, month N), from
 -- fct_project_month (where conversions and the major-project rule live):
 -- projects signed between 1 Jan Y and the end of P, the 四率 numerators and
@@ -27,7 +28,7 @@ signed as (
 
 -- Paid-in at the end of last year, per project, where the city sent a December ledger.
 last_december as (
-    select city_code, year + 1 as for_year, project_id, paid_in_cumulative_10k
+    select city_code, period, project_id, paid_in_cumulative_10k
     from ledger
     where substr(period, 6, 2) = '12'
 ),
@@ -51,7 +52,8 @@ funds as (
             as fdi_100m_usd
     from ledger as l
     left join last_december as d
-        on d.city_code = l.city_code and d.for_year = l.year and d.project_id = l.project_id
+        on d.city_code = l.city_code and d.project_id = l.project_id
+       and d.period = cast(l.year - 1 as {{ dbt.type_string() }}) || '-12'
     left join december_ledgers as dl
         on dl.city_code = l.city_code and dl.for_year = l.year
     group by l.city_code, l.period

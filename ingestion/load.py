@@ -8,6 +8,7 @@ for the same city, period and kind supersedes the earlier one.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import json
 import os
 import shutil
@@ -356,6 +357,11 @@ def expand(paths: list[Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def status_counts(receipts: list[Receipt]) -> dict[str, int]:
+    """Receipts per status, for summaries."""
+    return dict(sorted(Counter(r.status for r in receipts).items()))
 
 
 def ingest_paths(paths: list[Path], settings: Settings) -> list[Receipt]:

@@ -65,3 +65,9 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.ensure_schema'))")
         for stmt in AUDIT_DDL + raw_ddl():
             conn.execute(stmt)
+
+
+def ensure_warehouse_schema(settings) -> None:
+    """Connect to the configured warehouse and ensure the ingestion-owned tables exist."""
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        ensure_schema(conn)

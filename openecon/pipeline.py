@@ -25,15 +25,14 @@ class StepFailed(RuntimeError):
 
 
 def ingest(paths: list[Path], settings: Settings) -> dict:
-    """Ingest files and folders; returns counts by receipt status and the receipts' text."""
-    from ingestion.load import ingest_paths
+    """Ingest files and folders; logs each receipt, returns counts by receipt status."""
+    from ingestion.load import ingest_paths, status_counts
 
     receipts = ingest_paths(paths, settings)
-    counts: dict[str, int] = {}
     for r in receipts:
-        counts[r.status] = counts.get(r.status, 0) + 1
         log.info("%s", r.text())
-    return {"files": len(receipts), "by_status": counts, "rejected": [r.file for r in receipts if not r.ok]}
+    return {"files": len(receipts), "by_status": status_counts(receipts),
+            "rejected": [r.file for r in receipts if not r.ok]}
 
 
 def new_inbox_files(inbox: Path, settings: Settings) -> list[Path]:
@@ -45,13 +44,13 @@ def new_inbox_files(inbox: Path, settings: Settings) -> list[Path]:
     import psycopg
 
     from ingestion.load import expand, sha256_of
-    from ingestion.schema import ensure_schema
+    from ingestion.schema import ensure_warehouse_schema
 
     files = expand([inbox]) if inbox.exists() else []
     if not files:
         return []
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        ensure_schema(conn)
+    ensure_warehouse_schema(settings)
+    with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         seen = set(conn.execute("SELECT file_name, sha256 FROM audit.submissions").fetchall())
     return [f for f in files if (f.name, sha256_of(f)) not in seen]
 
@@ -85,12 +84,9 @@ def dbt(args: list[str], settings: Settings) -> subprocess.CompletedProcess:
 
 def dbt_build(settings: Settings) -> None:
     """Create what ingestion owns (so dbt sources exist on an empty database), then dbt build."""
-    import psycopg
+    from ingestion.schema import ensure_warehouse_schema
 
-    from ingestion.schema import ensure_schema
-
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        ensure_schema(conn)
+    ensure_warehouse_schema(settings)
     dbt(["build"], settings)
 
 
@@ -110,12 +106,9 @@ def dbt_docs(settings: Settings) -> Path:
     is the classic site, which needs a web server (``python -m http.server -d output/dbt_docs``).
     The catalog is read from the warehouse, so run this after ``dbt_build``.
     """
-    import psycopg
+    from ingestion.schema import ensure_warehouse_schema
 
-    from ingestion.schema import ensure_schema
-
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        ensure_schema(conn)  # the sources exist even on an empty database
+    ensure_warehouse_schema(settings)  # the sources exist even on an empty database
     dbt(["docs", "generate", "--static"], settings)
     out = dbt_docs_dir(settings)
     out.mkdir(parents=True, exist_ok=True)

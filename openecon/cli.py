@@ -58,7 +58,7 @@ def cmd_template(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from ingestion.load import ingest_paths
+    from ingestion.load import ingest_paths, status_counts
     from openecon.pg import ensure_database
 
     settings = get_settings()
@@ -66,10 +66,7 @@ def cmd_ingest(args) -> int:
     receipts = ingest_paths([Path(p) for p in args.paths], settings)
     for r in receipts:
         print(r.text())
-    counts: dict[str, int] = {}
-    for r in receipts:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    print("汇总 summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print("汇总 summary: " + ", ".join(f"{k} {v}" for k, v in status_counts(receipts).items()))
     return 0 if all(r.ok for r in receipts) else 1
 
 
@@ -94,6 +91,21 @@ def cmd_docs(args) -> int:
     out = pipeline.dbt_docs(settings)
     print(f"dbt docs:  {out / 'static_index.html'}  (one file, opens offline)")
     print(f"           {out / 'index.html'}  (serve the folder: python -m http.server -d {out})")
+    return 0
+
+
+def cmd_bulletin(args) -> int:
+    from bulletin.render import render
+
+    settings = get_settings()
+    result = render(settings, args.period, Path(args.out) if args.out else None)
+    state = "unchanged data, same version" if result["reused"] else "rendered"
+    print(f"v{result['version']} ({state}); data version {result['data_version']['hash']}, "
+          f"{result['data_version']['files']} files")
+    for path in result["paths"]:
+        print(f"  {path}")
+    for line in result["changes"][:20]:
+        print(f"  changed: {line}")
     return 0
 
 
@@ -145,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser("docs", help="generate the dbt docs site into output/dbt_docs")
     docs.set_defaults(func=cmd_docs)
+
+    bulletin = sub.add_parser("bulletin", help="quarterly bulletin (YYYYQn) or monthly scheduling report (YYYY-MM)")
+    bulletin.add_argument("--period", required=True, metavar="YYYY-MM|YYYYQn")
+    bulletin.add_argument("--out", help="output folder (default: output/bulletins)")
+    bulletin.set_defaults(func=cmd_bulletin)
 
     demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")
     demo.set_defaults(func=cmd_demo)

@@ -19,6 +19,14 @@ DEMO_FROM, DEMO_TO, DEMO_SCALE = "2023-12", "2025-09", 1.0
 DAGS = ("submissions_ingest", "warehouse_build")  # the second runs on the first's asset in production
 
 
+def latest_quarter(period: str) -> str:
+    """The last complete quarter at or before a YYYY-MM period, as YYYYQn."""
+    year, month = map(int, period.split("-"))
+    if month < 3:
+        return f"{year - 1}Q4"
+    return f"{year}Q{month // 3}"
+
+
 def _say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
@@ -53,6 +61,14 @@ def run() -> int:
             print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
             return 1
 
+    from bulletin.render import render
+
+    quarter = latest_quarter(end)
+    documents = []
+    for period in (quarter, end):
+        _say(f"rendering the bulletin for {period}")
+        documents += render(settings, period)["paths"]
+
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         total, periods, first, last, parks, cities = conn.execute(
             "SELECT count(*), count(DISTINCT period), min(period), max(period), count(DISTINCT park_code), "
@@ -69,6 +85,7 @@ def run() -> int:
     print(f"  marts.kpi_city_month: {kpi_rows} rows ({kpis} KPIs × 14 cities + province × months)")
     print(f"  Data Docs (GX):     {settings.data_docs_dir / 'index.html'}")
     print(f"  dbt docs:           {dbt_docs_dir(settings) / 'static_index.html'}")
+    print("  bulletins:          " + "\n                      ".join(str(p) for p in documents if str(p).endswith(".pdf")))
     print(f"  receipts:           {settings.receipts_dir}")
     print(f"  DAG run logs:       {logs}")
     print(f"  archived originals: {settings.archive_dir}")

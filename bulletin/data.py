@@ -113,9 +113,43 @@ order by k.display_order, k.city_code
 """
 
 
+# A quarter's figures, ranks and cards come from marts.quarterly_bulletin, where they are defined once.
+QUARTER_SQL = """
+select
+    q.kpi_code, q.kpi_name_zh, q.city_code, q.city_name, q.period, k.month, q.display_order, d.kind as kpi_kind,
+    k.is_combined_jan_feb,
+    cast(k.value_month as double precision)          as value_month,
+    cast(q.value_ytd as double precision)            as value_ytd,
+    cast(q.value_ytd_last_year as double precision)  as value_ytd_last_year,
+    cast(q.yoy_pct as double precision)              as yoy_pct,
+    cast(q.yoy_pp as double precision)               as yoy_pp,
+    cast(q.annual_target as double precision)        as annual_target,
+    cast(q.target_progress_pct as double precision)  as target_progress_pct,
+    cast(q.time_progress_pct as double precision)    as time_progress_pct,
+    q.rank_by_total                                  as rank_in_province,
+    q.rank_by_growth                                 as rank_growth,
+    case when q.city_code <> '430000' and q.target_progress_pct is not null then
+        cast(rank() over (partition by q.kpi_code, q.city_code = '430000', q.target_progress_pct is null
+                          order by q.target_progress_pct desc) as integer) end as rank_target,
+    q.card,
+    cast(q.progress_gap_pp as double precision)      as progress_gap_pp,
+    q.unit
+from marts.quarterly_bulletin as q
+join marts.kpi_city_month as k using (kpi_code, city_code, period)
+join reference.kpi_definitions as d using (kpi_code)
+where q.period = %(period)s
+order by q.display_order, q.city_code
+"""
+
+
 def kpi_table(conn, period: str) -> list[dict]:
-    """All KPIs × (province + cities) for one period.  Switch to marts.quarterly_bulletin when it exists."""
+    """All KPIs × (province + cities) for one month (the monthly report)."""
     return conn.execute(KPI_SQL, {"period": period}).fetchall()
+
+
+def quarter_table(conn, period: str) -> list[dict]:
+    """All KPIs × (province + cities) for a quarter-end month, with ranks and 红/黄/绿 cards."""
+    return conn.execute(QUARTER_SQL, {"period": period}).fetchall()
 
 
 def cities(conn) -> list[dict]:

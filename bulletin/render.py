@@ -75,9 +75,9 @@ def svg_img(svg: str, alt: str) -> str:
 
 # --------------------------------------------------------------------------- quarterly
 def quarterly_context(conn, period: data.Period) -> dict:
-    rows = data.kpi_table(conn, period.ym)
+    rows = data.quarter_table(conn, period.ym)
     if not rows:
-        raise RuntimeError(f"marts.kpi_city_month has no rows for {period.ym}: ingest and build first")
+        raise RuntimeError(f"marts.quarterly_bulletin has no rows for {period.ym}: ingest and build first")
     by = {(r["kpi_code"], r["city_code"]): r for r in rows}
     city_list = data.cities(conn)
     ytd = period.ytd_label
@@ -202,12 +202,14 @@ def quarterly_context(conn, period: data.Period) -> dict:
                 gv = growth_key(r)
                 cells.append({"text": fmt_rank(gv, r["rank_growth"], "%"), "value": gv, "rank": r["rank_growth"],
                               "decimals": 1})
-                cells.append({"text": fmt_rank(r["target_progress_pct"], r["rank_target"], "%"),
+                card = f" {r['card']}" if r.get("card") and r["target_progress_pct"] is not None else ""
+                cells.append({"text": fmt_rank(r["target_progress_pct"], r["rank_target"], "%") + card,
                               "value": r["target_progress_pct"], "rank": r["rank_target"], "decimals": 1})
             body.append(cells)
         tables.append({"sheet": f"附表{gi}", "title": f"附表{gi}  {period.year}年{ytd}各市州{gname}主要指标",
                        "columns": [{"header": "地区", "group": "地区"}] + cols, "rows": body,
-                       "note": f"注：括号内为全省14个市州位次；序时进度{fmt(rows[0]['time_progress_pct'])}%；“—”表示无年度目标或无上年同期数。"})
+                       "note": f"注：括号内为全省14个市州位次；序时进度{fmt(rows[0]['time_progress_pct'])}%；“—”表示无年度目标或无上年同期数；"
+                               "红/黄/绿为通报等级：达到序时进度为绿，落后不足10个百分点为黄，落后10个百分点及以上为红（比率类指标以年度目标为准）。"})
 
     # charts
     ch = []

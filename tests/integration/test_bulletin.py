@@ -66,6 +66,16 @@ def test_quarterly_bulletin_prints_the_mart(built, settings):
         assert name in text
     for section in ("一、总体情况", "二、各市州情况", "三、主要特点", "四、存在问题", "附表1"):
         assert section in text
+    # the 附表 carries each city's card from marts.quarterly_bulletin next to its target progress
+    cards = conn.execute(
+        "SELECT city_code, target_progress_pct, rank_by_total, card FROM marts.quarterly_bulletin "
+        "WHERE kpi_code = 'trade_total' AND period = '2025-09' AND city_code <> '430000' "
+        "AND target_progress_pct IS NOT NULL").fetchall()
+    assert cards and all(card in ("红", "黄", "绿") for *_, card in cards)
+    ordered = sorted((float(p) for _, p, _, _ in cards), reverse=True)
+    for _, progress, _, card in cards:
+        rank = ordered.index(float(progress)) + 1  # rank by target progress, as printed
+        assert f"{float(progress):.1f}（{rank}）{card}" in text
     # page 1 as an image: the artifact officials see first
     png = settings.output_dir / "bulletin_2025Q3_page1"
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(png)],

@@ -27,7 +27,9 @@ scored as (
     select
         k.*,
         case when k.higher_is_better then k.value_ytd else -k.value_ytd end as rank_value,
-        case when k.higher_is_better then k.yoy_pct else -k.yoy_pct end     as growth_value,
+        -- growth of a rate is its change in 个百分点; of anything else, 同比 %
+        case when k.higher_is_better then 1 else -1 end
+            * case when k.unit = '%' then k.yoy_pp else k.yoy_pct end     as growth_value,
         case when k.kind in ('ratio', 'stock') then cast(100 as numeric)
              else k.time_progress_pct end                                  as progress_benchmark_pct
     from k

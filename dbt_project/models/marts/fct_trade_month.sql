@@ -10,12 +10,7 @@
 ) }}
 
 with files as (
-    select file_id, city_code, period, month_start
-    from {{ ref('stg_audit__current_submissions') }}
-    where kind = 'trade'
-    {% if is_incremental() %}
-      and file_id not in (select distinct source_file_id from {{ this }})
-    {% endif %}
+    {{ new_trade_files() }}
 )
 
 select

@@ -115,20 +115,7 @@
   {%- endfor -%}
 
   {%- if stmts -%}
-    {#- one transaction, serialised against concurrent builds (GRANTs on one object may
-        otherwise fail with "tuple concurrently updated") -#}
-    {%- set body -%}
-do $openecon_roles$
-begin
-  perform pg_advisory_xact_lock(hashtext('openecon.roles'));
-  {%- for s in stmts %}
-  {{ s }};
-  {%- endfor %}
-end
-$openecon_roles$
-    {%- endset -%}
-    {#- run_query opens a transaction that dbt rolls back when it closes the connection -#}
-    {% do run_query(body ~ ";\ncommit") %}
+    {% do _openecon_run_locked(stmts) %}
     {{ log("openecon roles: " ~ (grants.keys() | join(', ')) ~ " ready", info=False) }}
   {%- endif -%}
   {{ return('') }}
@@ -158,19 +145,25 @@ $openecon_roles$
       {%- endif -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- if stmts -%}
-    {%- set body -%}
-do $openecon_grants$
+  {%- if stmts -%}{% do _openecon_run_locked(stmts) %}{%- endif -%}
+  {{ return('') }}
+{%- endmacro %}
+
+
+{#- Run role/grant statements in one committed transaction, serialised against
+    concurrent builds (GRANTs on one object may otherwise fail with "tuple
+    concurrently updated"). run_query opens a transaction that dbt rolls back when
+    it closes the connection, hence the explicit commit. -#}
+{% macro _openecon_run_locked(stmts) -%}
+  {%- set body -%}
+do $openecon_roles$
 begin
   perform pg_advisory_xact_lock(hashtext('openecon.roles'));
   {%- for s in stmts %}
   {{ s }};
   {%- endfor %}
 end
-$openecon_grants$
-    {%- endset -%}
-    {#- run_query opens a transaction that dbt rolls back when it closes the connection -#}
-    {% do run_query(body ~ ";\ncommit") %}
-  {%- endif -%}
-  {{ return('') }}
+$openecon_roles$
+  {%- endset -%}
+  {% do run_query(body ~ ";\ncommit") %}
 {%- endmacro %}

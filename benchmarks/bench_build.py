@@ -8,6 +8,7 @@ Target: incremental(5 y) / incremental(1 y) <= 1.3.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -46,7 +47,13 @@ def timed_build(settings: Settings, *extra: str) -> float:
     return time.perf_counter() - t
 
 
-def history_run(settings: Settings, sample: Path, start: str) -> tuple[float, int]:
+def node_seconds(settings: Settings) -> dict[str, float]:
+    """Per-node execution time of the last dbt invocation (models, tests, seeds)."""
+    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in results}
+
+
+def history_run(settings: Settings, sample: Path, start: str) -> tuple[float, int, dict[str, float]]:
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         for s in SCHEMAS:
             conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
@@ -54,9 +61,10 @@ def history_run(settings: Settings, sample: Path, start: str) -> tuple[float, in
     timed_build(settings)  # the history, built once
     ingest_paths(files_between(sample, NEW_MONTH, NEW_MONTH), settings)
     seconds = timed_build(settings)  # the new month, incrementally
+    nodes = node_seconds(settings)
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         rows = conn.execute("SELECT count(*) FROM raw.trade").fetchone()[0]
-    return seconds, rows
+    return seconds, rows, nodes
 
 
 def bi_latency(settings: Settings) -> float:
@@ -81,8 +89,8 @@ def main() -> int:
         generate(sample, "2020-01", NEW_MONTH, scale=SCALE)
         print(f"generated 2020-01..{NEW_MONTH} at scale {SCALE:g} in {time.perf_counter() - t:.0f}s")
 
-    one_year, rows1 = history_run(settings, sample, "2024-01")
-    five_years, rows5 = history_run(settings, sample, "2020-01")
+    one_year, rows1, nodes1 = history_run(settings, sample, "2024-01")
+    five_years, rows5, nodes5 = history_run(settings, sample, "2020-01")
     full = timed_build(settings, "--full-refresh")
     latency = bi_latency(settings)
     server.stop()
@@ -93,6 +101,11 @@ def main() -> int:
     print(f"  ratio 5y / 1y = {five_years / one_year:.2f}  (target <= 1.3)")
     print(f"full refresh of 5 years: {full:6.1f}s  ({full / five_years:.1f}x the incremental month)")
     print(f"BI query (one KPI, all cities, one period) on kpi_city_month: {latency:.1f} ms median")
+    # where the extra time of the 5-year build went (dbt nodes, summed over threads)
+    grown = sorted(nodes5, key=lambda n: nodes5[n] - nodes1.get(n, 0.0), reverse=True)[:8]
+    print("dbt nodes that grew most with history (1y -> 5y, seconds):")
+    for n in grown:
+        print(f"  {nodes1.get(n, 0.0):6.2f} -> {nodes5[n]:6.2f}  {n}")
     return 0
 
 

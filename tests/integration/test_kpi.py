@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from ingestion.load import ingest_paths
-from ingestion.sample import COMBINED_JAN_FEB, generate
+from ingestion.contract import PROJECTS
+from ingestion.sample import COMBINED_JAN_FEB, city_projects, generate, workbook_content, write_content
 from openecon import pipeline
 from tests.conftest import WAREHOUSE_SCHEMAS
 from tests.workbooks import city_workbook, project_row
@@ -183,11 +184,13 @@ def test_published_case_four_rates(pg, warehouse, settings, tmp_path):
 
 
 def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path):
+    """Months built one by one, one of them late, then corrections: the incremental
+    models (trade facts by file, project history by ledger) equal a full refresh."""
     out = tmp_path / "s"
-    generate(out, "2025-01", "2025-03", scale=0.02, cities=["430100", "430200", "430800"])
+    generate(out, "2025-01", "2025-04", scale=0.02, cities=["430100", "430200", "430800"])
     by_period = lambda p: [f for f in sorted(out.rglob("*")) if f.is_file() and p in f.name]  # noqa: E731
-    for period in ("202501", "202502", "202503"):  # month by month, building each time
-        assert all(r.ok for r in ingest_paths(by_period(period), settings))
+    for periods in (("202501", "202503"), ("202504",), ("202502",)):  # February comes after April was built
+        assert all(r.ok for r in ingest_paths([f for p in periods for f in by_period(p)], settings))
         pipeline.dbt_build(settings)
     # A corrected trade file for February supersedes the one already built.
     src = out / "430200" / "trade_430200_202502.csv"
@@ -196,13 +199,27 @@ def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path)
     lines = src.read_text(encoding="utf-8-sig").splitlines()
     fixed.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8-sig")  # one row withdrawn
     assert ingest_paths([fixed], settings)[0].status == "superseding"
+    # And a corrected March ledger of 430100: one project withdrawn, one paid-in revised.
+    content = workbook_content("430100", "2025-03", 42, 0.02, city_projects("430100", 42, 0.02, "2025-04"))
+    rows = content.sheets[PROJECTS.name]
+    withdrawn = rows.pop(0)["project_id"]
+    rows[0]["paid_in_cumulative"] = float(rows[0]["paid_in_cumulative"] or 0) + 123
+    ledger = write_content(tmp_path / "fix" / "430100_202503.xlsx", content)
+    assert ingest_paths([ledger], settings)[0].status == "superseding"
     pipeline.dbt_build(settings)
 
-    tables = ("fct_trade_month", "fct_trade_enterprise_month", "kpi_city_month")
-    snap = lambda: {t: sorted(map(repr, warehouse.execute(f"SELECT * FROM marts.{t}").fetchall())) for t in tables}  # noqa: E731
+    marts = ("fct_trade_month", "fct_trade_enterprise_month", "kpi_city_month", "fct_project_month",
+             "dim_project", "monthly_scheduling", "dim_investor")
+    tables = [f"marts.{t}" for t in marts] + ["intermediate.int_projects__versioned",
+                                              "intermediate.int_kpi__project_window"]
+    snap = lambda: {t: sorted(map(repr, warehouse.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}  # noqa: E731
     incremental = snap()
     feb = warehouse.execute("SELECT sum(detail_rows) FROM marts.fct_trade_month WHERE city_code = '430200' "
                             "AND period = '2025-02'").fetchone()[0]
     assert feb == len(lines) - 2  # header and the withdrawn row
+    assert warehouse.execute("SELECT count(*) FROM marts.fct_project_month WHERE project_id = %s "
+                             "AND period = '2025-03'", [withdrawn]).fetchone() == (0,)
+    assert all(incremental[t] for t in tables), [t for t in tables if not incremental[t]]
     pipeline.dbt(["build", "--full-refresh"], settings)
-    assert snap() == incremental
+    full = snap()
+    assert [t for t in tables if full[t] != incremental[t]] == []

@@ -12,29 +12,37 @@
 --     next row is compared with the last row before the gap;
 --   * a corrected re-submission replaces its month's rows upstream
 --     (stg_audit__current_submissions), and the history follows.
--- A table, not a view: dim_project, fct_project_month and the tests all read
--- it, and the window passes are the expensive part.
-{{ config(materialized='table') }}
+-- Incremental by ledger (macros/ledger_partitions.sql): a run builds only the
+-- ledgers not built yet, continuing each project from its last row already in
+-- the table (its "anchor"). Only backward-looking columns live here, so rows
+-- once built never change; where a version ends is dim_project's business.
+-- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_submissions__projects') }} (macros/ledger_partitions.sql)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_ledger_partitions() }}",
+    indexes=[
+        {'columns': ['project_id', 'period']},
+        {'columns': ['file_id']},
+        {'columns': ['project_key']},
+    ],
+) }}
 {%- set tracked = [
     'project_name', 'county_code', 'park_code', 'industry_chain', 'investor',
     'investor_origin', 'source_region', 'fortune500', 'currency', 'contract_amount_10k',
     'stage', 'signed_date', 'registered_date', 'started_date', 'production_date',
     'land_area_mu',
 ] %}
+{%- set carried = ['city_code', 'period', 'month_start', 'project_id'] + tracked + [
+    'paid_in_cumulative_10k', 'file_id', 'row_number', 'previous_ledger_period',
+] %}
 
 with ledgers as (
-    -- every ledger in force, even one that lists no project, with the city's
-    -- previous one (December before a combined 1–2月 February) and latest one
-    select
-        city_code,
-        period,
-        lag(period) over (partition by city_code order by period) as previous_ledger_period,
-        max(period) over (partition by city_code)                 as latest_ledger_period
-    from {{ ref('stg_audit__current_submissions') }}
-    where kind = 'workbook'
+    {{ ledgers_to_build() }}
 ),
 
-ledger_rows as (
+new_rows as (
     select
         p.city_code,
         p.period,
@@ -55,16 +63,51 @@ ledger_rows as (
         p.registered_date,
         p.started_date,
         p.production_date,
-        p.paid_in_cumulative_10k,
         p.land_area_mu,
+        p.paid_in_cumulative_10k,
         p.file_id,
         p.row_number,
-        l.previous_ledger_period,
-        l.latest_ledger_period
+        l.previous_ledger_period
     from {{ ref('stg_submissions__projects') }} as p
     inner join ledgers as l
-        on l.city_code = p.city_code
-       and l.period = p.period
+        on l.file_id = p.file_id
+),
+
+{%- if is_incremental() %}
+anchors as (
+    -- each project's last row already built: where its new rows continue from
+    select t.*
+    from {{ this }} as t
+    inner join (
+        select project_id, max(period) as period
+        from {{ this }}
+        where project_id in (select project_id from new_rows)
+        group by project_id
+    ) as latest
+        on latest.project_id = t.project_id and latest.period = t.period
+),
+{%- endif %}
+
+chained as (
+    {%- if is_incremental() %}
+    select
+        {%- for c in carried %}
+        {{ c }},
+        {%- endfor %}
+        1 as is_anchor,
+        version_number as anchor_version_number,
+        version_valid_from as anchor_version_valid_from
+    from anchors
+    union all
+    {%- endif %}
+    select
+        {%- for c in carried %}
+        {{ c }},
+        {%- endfor %}
+        0 as is_anchor,
+        cast(null as integer) as anchor_version_number,
+        cast(null as {{ dbt.type_string() }}) as anchor_version_valid_from
+    from new_rows
 ),
 
 with_previous as (
@@ -73,43 +116,28 @@ with_previous as (
         lag(r.period) over w                 as previous_period,
         lag(r.stage) over w                  as previous_stage,
         lag(r.paid_in_cumulative_10k) over w as previous_paid_in_cumulative_10k,
-        lead(r.period) over w                as next_period,
         case
+            when r.is_anchor = 1 then 0
             when lag(r.period) over w is null then 1
             {%- for c in tracked %}
             when r.{{ c }} is distinct from lag(r.{{ c }}) over w then 1
             {%- endfor %}
             else 0
         end as starts_version
-    from ledger_rows as r
+    from chained as r
     window w as (partition by r.project_id order by r.period)
-),
-
-numbered as (
-    select
-        *,
-        cast(sum(starts_version) over (
-            partition by project_id order by period rows between unbounded preceding and current row
-        ) as integer) as version_number
-    from with_previous
 ),
 
 versioned as (
     select
         *,
-        min(period) over v                                  as version_valid_from,
-        cast(count(*) over v as integer)                    as version_ledger_rows,
-        -- the version's last ledger row, and where the next version starts
-        last_value(period) over v                           as version_last_period,
-        last_value(next_period) over v                      as version_valid_to,
-        last_value(file_id) over v                          as version_last_file_id,
-        last_value(row_number) over v                       as version_last_row_number,
-        max(version_number) over (partition by project_id)  as last_version_number
-    from numbered
-    window v as (
-        partition by project_id, version_number order by period
-        rows between unbounded preceding and unbounded following
-    )
+        cast(coalesce(max(anchor_version_number) over (partition by project_id), 0)
+             + sum(starts_version) over running as integer) as version_number,
+        -- periods only grow along a project, so the latest version start is the max
+        max(case when is_anchor = 1 then anchor_version_valid_from
+                 when starts_version = 1 then period end) over running as version_valid_from
+    from with_previous
+    window running as (partition by project_id order by period rows between unbounded preceding and current row)
 )
 
 select
@@ -121,17 +149,8 @@ select
     version_number,
     version_valid_from,
     starts_version = 1 as is_version_start,
-    period = version_last_period as is_version_end,
-    version_number = last_version_number as is_current_version,
-    version_valid_to,
-    version_last_period,
-    version_ledger_rows,
-    version_last_file_id,
-    version_last_row_number,
-    next_period,
     previous_period,
     previous_ledger_period,
-    latest_ledger_period,
     project_name,
     county_code,
     park_code,
@@ -161,3 +180,4 @@ select
     file_id,
     row_number
 from versioned
+where is_anchor = 0

@@ -3,8 +3,51 @@
 -- ledger row shows its attributes to the period the next version starts
 -- (exclusive); the current version has no end. A month missing from the
 -- ledgers (gap, combined 1–2月) neither ends nor starts a version.
--- One pass over the version-start rows: the version's end and last row come
--- from window functions upstream, not from a self-join.
+-- Where a version ends is computed here, over the whole history: rows in
+-- int_projects__versioned never change once built (it is incremental), the
+-- end of a version does when a later month arrives.
+{{ config(indexes=[{'columns': ['project_key'], 'unique': true}]) }}
+with spans as (
+    select
+        project_key,
+        max(period) as last_seen_period,
+        cast(count(*) as integer) as ledger_months
+    from {{ ref('int_projects__versioned') }}
+    group by project_key
+),
+
+starts as (
+    select
+        v.*,
+        lead(v.period) over (partition by v.project_id order by v.version_number) as version_valid_to
+    from {{ ref('int_projects__versioned') }} as v
+    where v.is_version_start
+),
+
+latest_ledgers as (
+    select city_code, max(period) as latest_ledger_period
+    from {{ ref('stg_audit__current_submissions') }}
+    where kind = 'workbook'
+    group by city_code
+),
+
+versions as (
+    select
+        s.*,
+        sp.last_seen_period as version_last_period,
+        sp.ledger_months    as version_ledger_rows,
+        lr.file_id          as version_last_file_id,
+        lr.row_number       as version_last_row_number,
+        ll.latest_ledger_period
+    from starts as s
+    inner join spans as sp
+        on sp.project_key = s.project_key
+    inner join {{ ref('int_projects__versioned') }} as lr
+        on lr.project_key = s.project_key and lr.period = sp.last_seen_period
+    left join latest_ledgers as ll
+        on ll.city_code = s.city_code
+)
+
 select
     project_key,
     project_id,
@@ -40,5 +83,4 @@ select
     row_number                                                            as first_row_number,
     version_last_file_id                                                  as last_file_id,
     version_last_row_number                                               as last_row_number
-from {{ ref('int_projects__versioned') }}
-where is_version_start
+from versions

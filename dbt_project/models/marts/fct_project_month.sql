@@ -6,8 +6,26 @@
 -- (as the signed_investment KPI does), or at the period's rate while the project
 -- is unsigned; paid-in converts at the period's rate. Rates come from the seed
 -- usd_cny_rates; a missing rate leaves the 亿元 figure null (and fails a test).
+-- Incremental by ledger like its source (macros/ledger_partitions.sql): a new
+-- month adds that month's rows; a correction rebuilds from its month on.
+-- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_submissions__projects') }} (macros/ledger_partitions.sql)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_ledger_partitions() }}",
+    indexes=[
+        {'columns': ['project_id', 'month_start']},
+        {'columns': ['file_id']},
+        {'columns': ['city_code', 'period']},
+    ],
+) }}
 with rows as (
-    select * from {{ ref('int_projects__versioned') }}
+    select v.*
+    from {{ ref('int_projects__versioned') }} as v
+    {%- if is_incremental() %}
+    where v.file_id in (select file_id from ({{ ledgers_to_build() }}) as l)
+    {%- endif %}
 ),
 
 rates as (

@@ -7,11 +7,25 @@
 --   资金到位停滞      is_stalled_funds          : stage 签约/注册/开工, not fully paid in, and
 --                      累计实际到位资金 ≤ the project's figure in the ledger 3 months
 --                      earlier (null when that ledger does not list the project)
+-- Incremental by ledger (macros/ledger_partitions.sql): a month's rows depend on
+-- that ledger, the one 3 months earlier and the month's 四率, so a new month adds
+-- its own rows and a correction rebuilds from its month on.
+-- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_submissions__projects') }} (macros/ledger_partitions.sql)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_ledger_partitions() }}",
+    indexes=[{'columns': ['city_code', 'period']}, {'columns': ['file_id']}],
+) }}
 with f as (
     select
         f.*,
         cast({{ dbt.last_day('f.month_start', 'month') }} as date) as month_end
     from {{ ref('fct_project_month') }} as f
+    {%- if is_incremental() %}
+    where f.file_id in (select file_id from ({{ ledgers_to_build() }}) as l)
+    {%- endif %}
 ),
 
 back3 as (
@@ -93,6 +107,7 @@ select
     cast(r.production_rate as numeric(10, 2))                                   as production_rate,
     cast(r.funds_rate as numeric(10, 2))                                        as funds_rate,
     f.project_key,
+    f.previous_ledger_period,
     f.file_id,
     f.row_number
 from flagged as f

@@ -1,11 +1,26 @@
-{{ config(materialized="table") }}  {#- read twice downstream; a table also gives the planner real row counts -#}
 -- Project KPIs of each ledger in force (city C, period P = year Y, month N), from
 -- fct_project_month (where conversions and the major-project rule live):
 -- projects signed between 1 Jan Y and the end of P, the 四率 numerators and
 -- denominators, and funds paid in since the December Y−1 ledger.
-with ledger as (
-    select *, cast(substr(period, 1, 4) as integer) as year
-    from {{ ref('fct_project_month') }}
+-- Incremental by ledger (macros/ledger_partitions.sql): a ledger's row reads that
+-- ledger and the December before it, which is earlier, so a correction of that
+-- December rebuilds this row too.
+-- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_submissions__projects') }} (macros/ledger_partitions.sql)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_ledger_partitions() }}",
+    indexes=[{'columns': ['file_id']}],
+) }}
+with ledgers as (  -- every ledger to build, even one that lists no project
+    {{ ledgers_to_build() }}
+),
+
+ledger as (
+    select f.*, cast(substr(f.period, 1, 4) as integer) as year
+    from {{ ref('fct_project_month') }} as f
+    where f.file_id in (select file_id from ledgers)
 ),
 
 signed as (
@@ -28,9 +43,11 @@ signed as (
 
 -- Paid-in at the end of last year, per project, where the city sent a December ledger.
 last_december as (
-    select city_code, period, project_id, paid_in_cumulative_10k
-    from ledger
-    where substr(period, 6, 2) = '12'
+    select d.city_code, d.period, d.project_id, d.paid_in_cumulative_10k
+    from {{ ref('fct_project_month') }} as d
+    inner join (select distinct city_code, year from ledger) as y
+        on y.city_code = d.city_code
+       and d.period = cast(y.year - 1 as {{ dbt.type_string() }}) || '-12'
 ),
 
 december_ledgers as (
@@ -57,15 +74,13 @@ funds as (
     left join december_ledgers as dl
         on dl.city_code = l.city_code and dl.for_year = l.year
     group by l.city_code, l.period
-),
-
-ledgers as (  -- every ledger in force, even one that lists no project
-    select city_code, period from {{ ref('stg_audit__current_submissions') }} where kind = 'workbook'
 )
 
 select
     g.city_code,
     g.period,
+    g.file_id,
+    g.previous_ledger_period,
     cast(coalesce(s.signed_projects, 0) as integer)                     as signed_projects,
     cast(coalesce(s.major_projects, 0) as integer)                      as major_projects,
     cast(coalesce(s.fortune500_projects, 0) as integer)                 as fortune500_projects,

@@ -5,9 +5,9 @@
     in force, and every row carries the ledger's file_id and the city's
     previous ledger period. An incremental run
       1. deletes, per city, every partition from the earliest one that is out of
-         date: built from a file no longer in force (a correction superseded it),
-         or after another previous ledger than now (a ledger arrived out of
-         order), or older than a new non-empty ledger that arrived late;
+         date: built from a file that a correction superseded, or later than a
+         ledger that arrived out of order (one that lists projects, or one that
+         changes which ledger the next built one follows);
       2. builds the ledgers in force that have no partition (new months and the
          partitions just deleted), reading what came before from the table itself.
     So adding a month costs that month, a correction costs the months from it to
@@ -25,30 +25,45 @@
 {%- endmacro %}
 
 
-{#- pre_hook: step 1 above (runs in the model's transaction). -#}
+{#- pre_hook: step 1 above (runs in the model's transaction). It probes indexes
+    (file_id; city_code, period) once per ledger and per superseded file, never
+    scans the table, so its cost does not grow with the history. -#}
 {% macro delete_stale_ledger_partitions() -%}
 {%- if is_incremental() %}
 delete from {{ this }} as t
 using (
-    with built as (
-        select distinct city_code, period, file_id, previous_ledger_period from {{ this }}
-    ),
-    ledgers as (
+    with ledgers as (
         {{ ledgers_in_force() }}
     ),
-    stale as (
-        select b.city_code, b.period
-        from built as b
-        left join ledgers as l
-            on l.city_code = b.city_code and l.period = b.period
-        where l.file_id is distinct from b.file_id
-           or l.previous_ledger_period is distinct from b.previous_ledger_period
-        union all
-        select l.city_code, l.period
+    unbuilt as (
+        select
+            l.city_code,
+            l.period,
+            l.file_id,
+            (select min(b.period) from {{ this }} as b
+             where b.city_code = l.city_code and b.period > l.period) as next_built_period
         from ledgers as l
-        where l.period < (select max(b.period) from built as b where b.city_code = l.city_code)
-          and not exists (select 1 from built as b where b.file_id = l.file_id)
-          and exists (select 1 from {{ ref('stg_submissions__projects') }} as p where p.file_id = l.file_id)
+        where not exists (select 1 from {{ this }} as b where b.file_id = l.file_id)
+    ),
+    stale as (
+        -- partitions built from a ledger no longer in force (a correction superseded it)
+        select s.city_code, s.period
+        from {{ source('audit', 'submissions') }} as s
+        where s.kind = 'workbook'
+          and s.status in ('accepted', 'partial')
+          and not exists (select 1 from ledgers as l where l.file_id = s.file_id)
+          and exists (select 1 from {{ this }} as b where b.file_id = s.file_id)
+        union all
+        -- a ledger that arrived after later ones were built: stale from it on when
+        -- it lists projects, or when the next built ledger now follows another one
+        select u.city_code, u.period
+        from unbuilt as u
+        inner join ledgers as n
+            on n.city_code = u.city_code and n.period = u.next_built_period
+        where exists (select 1 from {{ ref('stg_submissions__projects') }} as p where p.file_id = u.file_id)
+           or exists (select 1 from {{ this }} as b
+                      where b.city_code = n.city_code and b.period = n.period
+                        and b.previous_ledger_period is distinct from n.previous_ledger_period)
     )
     select city_code, min(period) as from_period
     from stale

@@ -24,6 +24,7 @@
     pre_hook="{{ delete_stale_ledger_partitions() }}",
     indexes=[
         {'columns': ['project_id', 'period']},
+        {'columns': ['city_code', 'period']},
         {'columns': ['file_id']},
         {'columns': ['project_key']},
     ],

@@ -11,7 +11,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_stale_ledger_partitions() }}",
-    indexes=[{'columns': ['file_id']}],
+    indexes=[{'columns': ['file_id']}, {'columns': ['city_code', 'period']}],
 ) }}
 with ledgers as (  -- every ledger to build, even one that lists no project
     {{ ledgers_to_build() }}

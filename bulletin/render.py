@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -391,8 +392,24 @@ def _env() -> Environment:
     return env
 
 
+def quality_context(settings, out_dir: Path, run_id: str) -> dict:
+    """The passing gate run behind a bulletin and links to its Data Docs, for 数据来源."""
+    index = (settings.data_docs_dir / "index.html").resolve()
+    return {"run_id": run_id, "data_docs_path": str(index), "data_docs_uri": index.as_uri(),
+            "data_docs_href": Path(os.path.relpath(index, out_dir.resolve())).as_posix()}
+
+
 def render(settings, period_text: str, out_dir: Path | None = None) -> dict:
-    """Render one bulletin; returns {'version', 'paths', 'reused', 'changes', 'data_version', 'timings'}."""
+    """Render one bulletin; returns {'version', 'paths', 'reused', 'changes', 'data_version', 'timings',
+    'quality_run_id'}.
+
+    Refuses (expectations.store.GateNotPassed) unless the latest quality gate run on the
+    current data version (every submission in force) passed: nothing is published over a
+    failed blocking check, or over data the gate has not seen.
+    """
+    from expectations.store import require_passed
+    from openecon.data_version import current
+
     period = data.parse_period(period_text)
     out_dir = Path(out_dir) if out_dir else settings.output_dir / "bulletins"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -400,6 +417,7 @@ def render(settings, period_text: str, out_dir: Path | None = None) -> dict:
     timings = {}
     with data.connect(settings) as conn:
         versions.ensure_table(conn)
+        quality_run_id = require_passed(conn, current(conn))
         ctx = quarterly_context(conn, period) if period.kind == "quarterly" else monthly_context(conn, period)
         srcs = data.sources(conn, *ctx["source_range"])
         dv = versions.data_version(srcs)
@@ -411,25 +429,29 @@ def render(settings, period_text: str, out_dir: Path | None = None) -> dict:
             paths = [out_dir / f"{stem}_v{version}.{ext}" for ext in ("html", "pdf", "xlsx")]
             if all(p.exists() for p in paths):
                 return {"version": version, "paths": [str(p) for p in paths], "reused": True,
-                        "changes": changes, "data_version": dv, "timings": timings}
+                        "changes": changes, "data_version": dv, "timings": timings,
+                        "quality_run_id": prev["quality_run_id"]}
         else:
             version = (prev["version"] + 1) if prev else 1
             changes = versions.diff(prev["figures"], ctx["figures"]) if prev else []
         ctx.update(version=version, changes=changes, data_version=dv, sources=srcs,
                    previous_version=(version - 1 if version > 1 else None),
-                   issued=date.today(), generated_at=datetime.now().strftime("%Y-%m-%d %H:%M"))
+                   issued=date.today(), generated_at=datetime.now().strftime("%Y-%m-%d %H:%M"),
+                   quality=quality_context(settings, out_dir, quality_run_id))
         base = out_dir / f"{stem}_v{version}"
         html = _env().get_template(f"{period.kind}.html.j2").render(**ctx, css=(TEMPLATES / "style.css").read_text("utf-8"))
         base.with_suffix(".html").write_text(html, encoding="utf-8")
         timings["html"] = round(time.monotonic() - t0, 2)
         from weasyprint import HTML
 
-        HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(base.with_suffix(".pdf")))
+        # resolve relative links (the Data Docs) from where the files are written; the CSS is inlined
+        HTML(string=html, base_url=str(out_dir.resolve()) + "/").write_pdf(str(base.with_suffix(".pdf")))
         timings["pdf"] = round(time.monotonic() - t0, 2)
         xlsx.write(base.with_suffix(".xlsx"), ctx)
         timings["xlsx"] = round(time.monotonic() - t0, 2)
         paths = [str(base.with_suffix(s)) for s in (".html", ".pdf", ".xlsx")]
         versions.record(conn, period.kind, period.label, version, dv, paths, changes,
-                        {k: {kk: vv for kk, vv in v.items()} for k, v in ctx["figures"].items()})
+                        {k: {kk: vv for kk, vv in v.items()} for k, v in ctx["figures"].items()},
+                        quality_run_id=quality_run_id)
     return {"version": version, "paths": paths, "reused": False, "changes": changes, "data_version": dv,
-            "timings": timings}
+            "timings": timings, "quality_run_id": quality_run_id}

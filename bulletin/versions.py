@@ -4,13 +4,16 @@ A document's *data version* is the set of submission files in force behind it:
 count, max file_id, max received_at and a short hash of the sorted
 (file_id, sha256) list.  Rendering a period again with the same data version
 reuses the version number; a changed data version produces the next version and
-a list of the printed figures that changed.
+a list of the printed figures that changed.  The summary itself is computed by
+:mod:`openecon.data_version`, shared with the quality gate; each row also records
+the quality gate run (audit.quality_runs) the bulletin was published on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+
+from openecon import data_version as dv_mod
 
 DDL = [
     "CREATE SCHEMA IF NOT EXISTS audit",
@@ -31,6 +34,8 @@ DDL = [
     """,
     "COMMENT ON TABLE audit.bulletins IS 'One row per bulletin version: data version (submissions used), "
     "output files and the figures changed since the previous version'",
+    # the passing quality gate run (audit.quality_runs.run_id) the version was published on
+    "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS quality_run_id text",
 ]
 
 
@@ -47,15 +52,8 @@ def ensure_table(conn) -> None:
 
 
 def data_version(sources: list[dict]) -> dict:
-    pairs = sorted((int(s["file_id"]), s["sha256"].strip()) for s in sources)
-    digest = hashlib.sha256("\n".join(f"{i}:{h}" for i, h in pairs).encode()).hexdigest()
-    received = max((s["received_at"] for s in sources), default=None)
-    return {
-        "files": len(pairs),
-        "max_file_id": pairs[-1][0] if pairs else None,
-        "max_received_at": received.isoformat(timespec="seconds") if received else None,
-        "hash": digest[:12],
-    }
+    """The bulletin's own data version: the files in force of the periods it prints."""
+    return dv_mod.summarize(sources)
 
 
 def latest(conn, kind: str, period: str) -> dict | None:
@@ -65,13 +63,15 @@ def latest(conn, kind: str, period: str) -> dict | None:
 
 
 def record(conn, kind: str, period: str, version: int, dv: dict, paths: list[str],
-           changes: list[str], figures: dict) -> None:
+           changes: list[str], figures: dict, quality_run_id: str | None = None) -> None:
     conn.execute(
-        """INSERT INTO audit.bulletins (kind, period, version, data_version, data_hash, paths, changes, figures)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (kind, period, version) DO UPDATE SET paths = EXCLUDED.paths""",
+        """INSERT INTO audit.bulletins (kind, period, version, data_version, data_hash, paths, changes, figures,
+                                        quality_run_id)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (kind, period, version) DO UPDATE SET paths = EXCLUDED.paths,
+             quality_run_id = coalesce(EXCLUDED.quality_run_id, audit.bulletins.quality_run_id)""",
         [kind, period, version, json.dumps(dv), dv["hash"], json.dumps(paths, ensure_ascii=False),
-         json.dumps(changes, ensure_ascii=False), json.dumps(figures, ensure_ascii=False)])
+         json.dumps(changes, ensure_ascii=False), json.dumps(figures, ensure_ascii=False), quality_run_id])
 
 
 def diff(old: dict, new: dict) -> list[str]:

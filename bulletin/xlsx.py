@@ -117,6 +117,14 @@ def write(path: Path, ctx: dict) -> None:
         sh.text(r, 8, s["status"])
         ws.write_number(r, 9, s["rows"] or 0, fmts["n0"])
         ws.write_number(r, 10, s["rows_rejected"] or 0, fmts["n0"])
+    quality = ctx.get("quality")
+    if quality:  # the passing gate run this version was published on, and its Data Docs
+        r = len(ctx["sources"]) + 3
+        sh.text(r, 0, f"数据质量检查 quality gate run：{quality['run_id']}（通过 passed）", fmts["title"])
+        # a hyperlink cell, not a formula (strings_to_urls is off: only this cell is a link); relative to
+        # the workbook's folder, so it still opens when output/ is copied elsewhere as a whole
+        ws.write_url(r + 1, 0, "external:" + quality["data_docs_href"], fmts["cell"],
+                     string=f"数据质量报告 Data Docs：{quality['data_docs_path']}")
     ws.set_column(0, 0, 10)
     ws.set_column(1, 1, 28)
     ws.set_column(6, 6, 66)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import secrets
+import shutil
+import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from openecon.settings import Settings
 
@@ -19,17 +25,22 @@ DOCS_SITE = "openecon_docs"
 @dataclass
 class Failure:
     suite: str
-    expectation: str
+    table: str
+    expectation: str  # the rule name of a cross-row rule, else the GX expectation type
     column: str | None
     severity: str
     observed: object
     unexpected_count: int | None
     sample: list
+    exception: str | None = None
 
     def line(self) -> str:
         col = f" column {self.column}" if self.column else ""
-        return (f"[{self.severity}] {self.expectation} on {self.suite}{col}: observed {self.observed!r}, "
-                f"unexpected {self.unexpected_count}, sample {self.sample[:5]!r}")
+        if self.exception:
+            return f"[{self.severity}] {self.expectation} on table {self.table}{col}: could not run: {self.exception}"
+        sample = json.dumps(self.sample[:5], ensure_ascii=False, default=str)
+        return (f"[{self.severity}] {self.expectation} on table {self.table}{col} (suite {self.suite}): "
+                f"observed {self.observed!r}, {self.unexpected_count} failing, sample rows {sample}")
 
 
 @dataclass
@@ -38,16 +49,27 @@ class GateResult:
     evaluated: int
     failures: list[Failure] = field(default_factory=list)
     data_docs_index: str | None = None
+    run_id: str | None = None
+    data_version: dict | None = None
+    suites: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # suites whose table does not exist yet
+    seconds: float | None = None
 
     @property
     def blocking(self) -> list[Failure]:
         return [f for f in self.failures if f.severity == "blocking"]
 
     def summary(self) -> str:
-        head = (f"quality gate: {'PASSED' if self.success else 'FAILED'} — {self.evaluated} expectations, "
-                f"{len(self.blocking)} blocking failures, "
+        head = (f"quality gate: {'PASSED' if self.success else 'FAILED'} — {self.evaluated} expectations "
+                f"in {len(self.suites)} suites, {len(self.blocking)} blocking failures, "
                 f"{len(self.failures) - len(self.blocking)} warnings")
-        lines = [head, *("  " + f.line() for f in self.failures)]
+        if self.run_id:
+            head += f" (run {self.run_id}, data version {(self.data_version or {}).get('hash')})"
+        failures = sorted(self.failures, key=lambda f: f.severity != "blocking")
+        lines = [head, *("  " + f.line() for f in failures)]
+        lines += [f"  skipped suite {s}: its table does not exist yet" for s in self.skipped]
+        if not self.success:
+            lines.append("  nothing will be published from this data: fix it and run the build again")
         if self.data_docs_index:
             lines.append(f"  Data Docs: {self.data_docs_index}")
         return "\n".join(lines)
@@ -81,18 +103,131 @@ def _context(settings: Settings):
     return context
 
 
-def run_checkpoint(settings: Settings) -> GateResult:
+# On the first run raw is checked on the latest periods only: every raw row already passed
+# intake's validation, and a full pass over 4.5 M trade rows would cost minutes per build.
+FIRST_RUN_PERIODS = 1
+SAMPLE_ROWS = 10
+
+
+def raw_scope(conn) -> tuple[dict, str]:
+    """Which raw rows this run validates, as (description, SQL condition on file_id).
+
+    The files in force that no passing run has covered yet (file ids only grow, so a
+    passing run covers every file up to its data version's max_file_id); on the first
+    run, the files of the latest FIRST_RUN_PERIODS periods.
+    """
+    from expectations import store
+    from openecon.data_version import in_force
+
+    last = store.last_passed_max_file_id(conn)
+    files = in_force(conn)
+    if last is not None:
+        ids = [f["file_id"] for f in files if f["file_id"] > last]
+        scope = {"rule": "files in force not checked by a passing run", "after_file_id": last}
+    else:
+        keep = sorted({f["period"] for f in files if f["period"]})[-FIRST_RUN_PERIODS:]
+        ids = [f["file_id"] for f in files if f["period"] in keep]
+        scope = {"rule": f"first run: files in force of the latest {FIRST_RUN_PERIODS} periods", "periods": keep}
+    scope["files"] = len(ids)
+    if not ids:
+        return scope, "false"
+    # the literal range lets Postgres use the BRIN index on raw.trade(file_id)
+    return scope, f"file_id between {min(ids)} and {max(ids)} and file_id in ({', '.join(map(str, ids))})"
+
+
+# Data Docs keep the validation pages of the latest runs; audit.quality_results keeps them all.
+# Without a bound, every gate run adds a page per suite and the index rebuild grows with history.
+KEEP_DOCS_RUNS = 20
+RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def prune_history(settings: Settings, keep: int = KEEP_DOCS_RUNS) -> int:
+    """Delete stored GX validation results and their Data Docs pages beyond the latest ``keep`` runs."""
+    roots = [settings.gx_dir / "gx" / "uncommitted" / "validations", settings.data_docs_dir / "validations"]
+    dirs = [d for root in roots if root.exists() for d in root.rglob("*") if d.is_dir() and RUN_ID_RE.match(d.name)]
+    newest = set(sorted({d.name for d in dirs})[-keep:]) if keep > 0 else set()
+    old = [d for d in dirs if d.name not in newest]
+    for d in old:
+        shutil.rmtree(d, ignore_errors=True)
+    return len(old)
+
+
+def _relation_exists(conn, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()
+    return bool(row[0])
+
+
+def run_checkpoint(settings: Settings, triggered_by: str = "cli") -> GateResult:
+    """Run every suite as one GX checkpoint, store the results in audit.quality_*, build Data Docs."""
     # Table assets name their schema (marts, staging, ...) on one datasource;
     # GX 1.24 deprecates schema_name in favour of one datasource per schema.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
-        return _run_checkpoint(settings)
+        return _run_checkpoint(settings, triggered_by)
 
 
-def _run_checkpoint(settings: Settings) -> GateResult:
-    import great_expectations as gx
+def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
+    import psycopg
 
+    from expectations import store
     from expectations.suites import all_suites
+    from openecon.data_version import current
+
+    t0 = time.monotonic()
+    started = datetime.now(timezone.utc)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        store.ensure_tables(conn)
+        dv = current(conn)
+        scope, window = raw_scope(conn)
+        specs, skipped = [], []
+        for spec in all_suites(window):
+            if spec.requires and not _relation_exists(conn, spec.requires):
+                log.warning("quality gate: skipping suite %s, %s does not exist yet", spec.name, spec.requires)
+                skipped.append(spec.name)
+            else:
+                specs.append(spec)
+        store.start_run(conn, run_id, started, dv, triggered_by, scope)
+        prune_history(settings, KEEP_DOCS_RUNS - 1)  # this run makes it KEEP_DOCS_RUNS
+        try:
+            result, rows = _checkpoint(settings, specs, run_id, dv)
+        except BaseException:
+            # a crashed run is a failed run: no bulletin may rely on an older pass of this data
+            conn.execute("UPDATE audit.quality_runs SET finished_at = now(), success = false WHERE run_id = %s",
+                         [run_id])
+            raise
+        result.run_id, result.data_version, result.skipped = run_id, dv, skipped
+        result.seconds = round(time.monotonic() - t0, 2)
+        store.finish_run(conn, run_id, result, rows, datetime.now(timezone.utc))
+    log.info("%s\n  raw scope: %s; %.1f s", result.summary(), scope, result.seconds)
+    return result
+
+
+def _exception_message(info) -> str | None:
+    """GX keeps an expectation's error either flat or keyed by the metric that raised it."""
+    if not isinstance(info, dict):
+        return None
+    if "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    for value in info.values():
+        if isinstance(value, dict) and value.get("exception_message"):
+            return str(value["exception_message"]).split("\n[SQL")[0][:2000]
+    return None
+
+
+def _column_of(kwargs: dict) -> str | None:
+    if kwargs.get("column"):
+        return kwargs["column"]
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"])
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    return None
+
+
+def _checkpoint(settings: Settings, specs: list, run_id: str, dv: dict) -> tuple[GateResult, list[dict]]:
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context(settings)
     # The connection string is rebuilt from settings on every run, so a changed
@@ -101,14 +236,21 @@ def _run_checkpoint(settings: Settings) -> GateResult:
         name=DATASOURCE, connection_string=settings.warehouse.url("postgresql+psycopg2")
     )
     validation_definitions = []
-    for spec in all_suites():
+    for spec in specs:
         asset = next((a for a in ds.assets if a.name == spec.name), None)
+        fresh = (spec.query is None and getattr(asset, "table_name", None) == spec.table
+                 and getattr(asset, "schema_name", None) == spec.schema)
+        if asset is not None and not fresh:  # a query asset's window changes every run
+            ds.delete_asset(spec.name)
+            asset = None
         if asset is None:
-            asset = ds.add_table_asset(name=spec.name, table_name=spec.table, schema_name=spec.schema)
+            asset = (ds.add_query_asset(name=spec.name, query=spec.query) if spec.query else
+                     ds.add_table_asset(name=spec.name, table_name=spec.table, schema_name=spec.schema))
         batch_def = next((b for b in asset.batch_definitions if b.name == "whole_table"), None)
         if batch_def is None:
             batch_def = asset.add_batch_definition_whole_table("whole_table")
-        suite = gx.ExpectationSuite(name=spec.name, expectations=list(spec.expectations))
+        suite = gx.ExpectationSuite(name=spec.name, expectations=list(spec.expectations),
+                                    meta={"table": spec.table_name, "layer": spec.layer})
         suite = context.suites.add_or_update(suite)
         vd = gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite)
         validation_definitions.append(context.validation_definitions.add_or_update(vd))
@@ -117,37 +259,47 @@ def _run_checkpoint(settings: Settings) -> GateResult:
         name=CHECKPOINT,
         validation_definitions=validation_definitions,
         actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS},
     ))
-    run = checkpoint.run()
+    run = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
 
+    by_name = {s.name: s for s in specs}
     failures: list[Failure] = []
-    evaluated = 0
+    rows: list[dict] = []
     for vr in run.run_results.values():
-        suite_name = vr.suite_name
+        spec = by_name[vr.suite_name]
         for r in vr.results:
-            evaluated += 1
-            if r.success:
-                continue
             cfg = r.expectation_config
             res = r.result or {}
-            failures.append(Failure(
-                suite=suite_name,
-                expectation=cfg.type,
-                column=cfg.kwargs.get("column") or (
-                    ",".join(cfg.kwargs["column_list"]) if "column_list" in cfg.kwargs else
-                    f"{cfg.kwargs['column_A']},{cfg.kwargs['column_B']}" if "column_A" in cfg.kwargs else None),
-                severity=(cfg.meta or {}).get("severity", "blocking"),
-                observed=res.get("observed_value"),
-                unexpected_count=res.get("unexpected_count"),
-                sample=list(res.get("partial_unexpected_list") or []),
-            ))
+            meta = cfg.meta or {}
+            exception = _exception_message(r.exception_info)
+            if "unexpected_rows_query" in cfg.kwargs:  # a cross-row rule: the rows are the sample
+                count = res.get("observed_value")
+                sample = list((res.get("details") or {}).get("unexpected_rows") or [])[:SAMPLE_ROWS]
+            else:
+                count = res.get("unexpected_count")
+                sample = list(res.get("partial_unexpected_list") or [])[:SAMPLE_ROWS]
+            name = meta.get("rule") or cfg.type
+            column = _column_of(cfg.kwargs)
+            severity = meta.get("severity", "blocking")
+            rows.append({
+                "data_hash": dv["hash"], "suite": spec.name, "layer": spec.layer, "table_name": spec.table_name,
+                "expectation": name, "expectation_id": cfg.id, "column_name": column, "severity": severity,
+                "success": bool(r.success), "observed_value": res.get("observed_value"),
+                "unexpected_count": count, "element_count": res.get("element_count"),
+                "unexpected_sample": sample if not r.success else [], "expectation_type": cfg.type,
+                "description": cfg.description, "exception": exception,
+            })
+            if not r.success:
+                failures.append(Failure(suite=spec.name, table=spec.table_name, expectation=name, column=column,
+                                        severity=severity, observed=res.get("observed_value"),
+                                        unexpected_count=count, sample=sample, exception=exception))
     index = settings.data_docs_dir / "index.html"
     result = GateResult(
         success=not any(f.severity == "blocking" for f in failures),
-        evaluated=evaluated,
+        evaluated=len(rows),
         failures=failures,
         data_docs_index=str(index) if index.exists() else None,
+        suites=[s.name for s in specs],
     )
-    log.info("%s", result.summary())
-    return result
+    return result, rows

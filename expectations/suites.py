@@ -1,20 +1,75 @@
-"""Expectation suites as code: one per layer and entity.
+"""Expectation suites as code: one per layer and entity, named ``<layer>.<entity>``.
 
 Each expectation carries ``meta.severity``: ``blocking`` failures stop the
 pipeline before anything is published, ``warning`` ones are only reported.
+Cross-row rules are SQL whose result rows are the failing rows (GX
+``UnexpectedRowsExpectation``), so the sample an engineer reads is the rows
+that break the rule; ``meta.rule`` gives each one a stable name.
+
+Layers:
+- raw: generated from the submission contract (``ingestion/contract.py``), so a
+  changed column changes its checks too.  Raw is validated on a *window* of rows:
+  the files in force the gate has not yet passed (see ``expectations.runner``);
+  intake already validated every row once.
+- staging: types, ranges and business keys unique per period.
+- marts: reconciliation, monotonic cumulative figures, rate bounds, completeness.
 """
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import great_expectations.expectations as gxe
+from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
 
-from ingestion import reference
+from ingestion import contract, reference
 
 BLOCKING = {"severity": "blocking"}
 WARNING = {"severity": "warning"}
 PERIOD_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
+PROVINCE = "430000"
+
+# The KPI kinds of the kpi_definitions seed (what the reconciliation rules read).
+ADDITIVE_KINDS = ("flow", "stock")  # province = Σ cities
+CUMULATIVE_KINDS = ("flow", "distinct")  # year to date: never lower than the month before
+# YTD sums of non-negative monthly amounts, distinct counts over a growing set of rows and
+# the cities' own YTD services figures can only grow within a year: a fall is an error.
+# The project KPIs count the projects in the latest ledger, so a project dropped from a
+# ledger or a flagged paid-in revision can lower them: a fall there is worth a look only.
+STRICTLY_CUMULATIVE = ("trade_total", "exports", "imports", "trade_enterprises", "services_trade")
+# Shares of a count, or used ≤ built (enforced at intake): bounded by definition.
+BOUNDED_RATES = ("performance_rate", "start_rate", "production_rate", "factory_occupancy")
+# 资金到位率 = Σ paid-in / Σ contract: investors may pay in more than the contract (SPEC sets no
+# bound, intake has no such rule), and 外贸依存度 = trade / GDP exceeds 100% in very open
+# economies. Both are ≥ 0; above 100 is a warning to look at, not an error.
+UNBOUNDED_RATES = ("funds_rate", "trade_dependence")
+
+
+class ExpectNoRowsBreakingRule(UnexpectedRowsExpectation):
+    """GX ``UnexpectedRowsExpectation`` that always keeps the failing rows as its result.
+
+    The stock expectation returns the rows only with result_format COMPLETE, which for
+    column expectations would fetch every unexpected value; this keeps SUMMARY for those
+    and up to GX's MAX_RESULT_RECORDS failing rows here (shown in Data Docs too).
+    """
+
+    def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+        rc = dict(runtime_configuration or {})
+        rc["result_format"] = {"result_format": "COMPLETE"}
+        return super()._validate(metrics, rc, execution_engine)
+
+
+def rule(name: str, description: str, query: str, meta: dict = BLOCKING) -> ExpectNoRowsBreakingRule:
+    """A cross-row rule: ``query`` selects the rows that break it ({batch} is the table)."""
+    # GX aliases {batch} itself ("AS subselect") unless the query has a JOIN, when the
+    # author must: write every {batch} with an alias, dropped here where GX adds its own.
+    if not re.search(r"\bjoin\b", query, re.IGNORECASE):
+        query = re.sub(r"\{batch\} as \w+", "{batch}", query)
+    return ExpectNoRowsBreakingRule(unexpected_rows_query=query.strip(), description=description,
+                                    meta={**meta, "rule": name})
 
 
 @dataclass(frozen=True)
@@ -23,10 +78,277 @@ class SuiteSpec:
     schema: str
     table: str
     expectations: tuple
+    query: str | None = None  # validate this SELECT instead of the whole table (a window)
+    requires: str | None = None  # a relation that must exist, else the suite is skipped
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.schema}.{self.table}"
 
 
-def fct_park_month() -> SuiteSpec:
-    cities = sorted(reference.cities())
+def _codes(codes) -> str:
+    return ", ".join(f"'{c}'" for c in codes)
+
+
+# --------------------------------------------------------------------------- raw
+def _full(pattern: str) -> str:
+    return pattern if pattern.startswith("^") else f"^(?:{pattern})$"
+
+
+def _code_set(name: str) -> list[str] | None:
+    """The allowed values of a code list; city-specific lists as the union over cities."""
+    if name == "park_of_city":
+        return sorted(p["park_code"] for p in reference.parks())
+    if name == "county_of_city":
+        return sorted(set().union(*reference.counties_by_city().values()))
+    return sorted(reference.code_list(name))
+
+
+def raw_suite(sheet: contract.Sheet, window: str) -> SuiteSpec:
+    """Checks of one raw table, generated from its contract sheet."""
+    exps = [gxe.ExpectColumnValuesToNotBeNull(column=c, meta=BLOCKING) for c in ("file_id", "row_number")]
+    for c in sheet.columns:
+        if c.required:
+            exps.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name, meta=BLOCKING))
+        if c.code_list:
+            exps.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=_code_set(c.code_list),
+                                                        meta=BLOCKING))
+        if c.pattern:
+            exps.append(gxe.ExpectColumnValuesToMatchRegex(column=c.name, regex=_full(c.pattern), meta=BLOCKING))
+        if c.check == "uscc":  # the check digit itself was verified at intake; the shape here
+            exps.append(gxe.ExpectColumnValuesToMatchRegex(
+                column=c.name, regex=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$", meta=BLOCKING))
+        if c.min_value is not None and c.dtype in ("int", "numeric"):
+            exps.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=c.min_value,
+                                                          strict_min=c.exclusive_min, meta=BLOCKING))
+        if c.unique:  # unique within the sheet = within one file
+            exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=["file_id", c.name], meta=BLOCKING))
+    for rr in sheet.row_rules:
+        exps.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=rr.right, column_B=rr.left, or_equal=True, ignore_row_if="either_value_is_missing",
+            meta={**BLOCKING, "rule": rr.code}))
+    # city-specific code lists: the value must belong to the submitting city
+    names = {c.code_list for c in sheet.columns if c.code_list}
+    if "county_of_city" in names:
+        col = next(c.name for c in sheet.columns if c.code_list == "county_of_city")
+        exps.append(rule(f"{col}_of_submitting_city", f"{col} is a county of the city that submitted the file", f"""
+            select s.city_code, s.file_name, b.file_id, b.row_number, b.{col}
+            from {{batch}} as b join audit.submissions as s on s.file_id = b.file_id
+            where b.{col} is not null and left(b.{col}, 4) <> left(s.city_code, 4)"""))
+    if "park_of_city" in names:
+        col = next(c.name for c in sheet.columns if c.code_list == "park_of_city")
+        exps.append(rule(f"{col}_of_submitting_city", f"{col} is a park of the city that submitted the file", f"""
+            select s.city_code, s.file_name, b.file_id, b.row_number, b.{col}, p.city_code as park_city
+            from {{batch}} as b join audit.submissions as s on s.file_id = b.file_id
+            join reference.hunan_parks as p on p.park_code = b.{col}
+            where p.city_code <> s.city_code"""))
+    return SuiteSpec(name=f"raw.{sheet.name}", schema="raw", table=sheet.name, expectations=tuple(exps),
+                     query=f"select * from raw.{sheet.name} where {window}")
+
+
+# --------------------------------------------------------------------------- staging
+def _common_staging(cities: list[str]) -> list:
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column="period", meta=BLOCKING),
+        gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=cities, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeOfType(column="month_start", type_="DATE", meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeOfType(column="file_id", type_="BIGINT", meta=BLOCKING),
+    ]
+
+
+def stg_projects(cities: list[str]) -> SuiteSpec:
+    money = "NUMERIC(18, 2)"
+    exps = _common_staging(cities) + [
+        gxe.ExpectColumnValuesToBeOfType(column="contract_amount_10k", type_=money, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeOfType(column="paid_in_cumulative_10k", type_=money, meta=BLOCKING),
+        *(gxe.ExpectColumnValuesToBeOfType(column=c, type_="DATE", meta=BLOCKING)
+          for c in ("signed_date", "registered_date", "started_date", "production_date")),
+        gxe.ExpectColumnValuesToNotBeNull(column="project_id", meta=BLOCKING),
+        # the business key: one ledger row per project per city-period
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["project_id", "period"], meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeBetween(column="contract_amount_10k", min_value=0, strict_min=True,
+                                          meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeBetween(column="paid_in_cumulative_10k", min_value=0, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=list(contract.STAGES), meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="currency", value_set=list(contract.CURRENCIES), meta=BLOCKING),
+        rule("project_of_its_city", "a project id starts with the code of the city whose ledger holds it", """
+            select city_code, period, project_id, file_id, row_number from {batch} as b
+            where left(project_id, 6) <> city_code"""),
+        rule("milestones_not_after_period", "no milestone date after the end of the period", """
+            select city_code, period, project_id, signed_date, registered_date, started_date, production_date,
+                   file_id, row_number
+            from {batch} as b
+            where greatest(signed_date, registered_date, started_date, production_date)
+                  >= (month_start + interval '1 month')"""),
+    ]
+    return SuiteSpec("staging.stg_submissions__projects", "staging", "stg_submissions__projects", tuple(exps))
+
+
+def stg_parks(cities: list[str]) -> SuiteSpec:
+    exps = _common_staging(cities) + [
+        gxe.ExpectColumnValuesToBeOfType(column="enterprises", type_="INTEGER", meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeOfType(column="tax_ytd_10k_cny", type_="NUMERIC(18, 2)", meta=BLOCKING),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["park_code", "period"], meta=BLOCKING),
+        *(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, meta=BLOCKING)
+          for c in ("planned_area_mu", "developed_area_mu", "factory_built_10k_m2", "factory_used_10k_m2",
+                    "enterprises", "above_scale_enterprises", "tax_ytd_10k_cny", "employees")),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="factory_built_10k_m2", column_B="factory_used_10k_m2", or_equal=True,
+            ignore_row_if="either_value_is_missing", meta=BLOCKING),
+    ]
+    return SuiteSpec("staging.stg_submissions__parks", "staging", "stg_submissions__parks", tuple(exps))
+
+
+def stg_services(cities: list[str]) -> SuiteSpec:
+    exps = _common_staging(cities) + [
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "period", "category"], meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="category", value_set=reference.service_categories(),
+                                        meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeBetween(column="exports_10k_usd", min_value=0, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeBetween(column="imports_10k_usd", min_value=0, meta=BLOCKING),
+    ]
+    return SuiteSpec("staging.stg_submissions__services_trade", "staging", "stg_submissions__services_trade",
+                     tuple(exps))
+
+
+def stg_trade(cities: list[str], window: str) -> SuiteSpec:
+    """The typed trade view, on the same window as raw.trade.
+
+    One cross-row rule instead of a column expectation per check: GX issues several
+    queries per column expectation, and each query over this view joins the window's
+    raw rows again (about 1 s per month of the demo's trade detail).
+    """
+    checks = {
+        "period": "period !~ '" + PERIOD_RE.replace("{", "{{").replace("}", "}}") + "'",  # GX formats {batch}
+        "city_code": f"city_code not in ({_codes(cities)})",
+        "direction": f"direction not in ({_codes(contract.DIRECTIONS)})",
+        "trade_mode": f"trade_mode not in ({_codes(contract.TRADE_MODES)})",
+        "amount_cny": "amount_cny < 0",
+        "amount_usd": "amount_usd < 0",
+        "enterprise_code": "enterprise_code is null",
+    }
+    broken = " || ".join(f"case when coalesce({cond}, true) then '{col} ' else '' end" for col, cond in checks.items())
+    exps = (
+        rule("trade_rows_typed_and_in_lists", "every trade row of the window has a valid period, city, "
+             "direction, trade mode, non-negative amounts and an enterprise code", f"""
+            select city_code, period, file_id, row_number, direction, trade_mode, amount_cny, amount_usd,
+                   broken_columns
+            from (select *, {broken} as broken_columns from {{batch}} as b) as t
+            where broken_columns <> ''"""),
+    )
+    return SuiteSpec("staging.stg_submissions__trade", "staging", "stg_submissions__trade", exps,
+                     query=f"select * from staging.stg_submissions__trade where {window}")
+
+
+# --------------------------------------------------------------------------- marts
+@lru_cache(maxsize=1)
+def kpi_definitions() -> dict[str, dict]:
+    with open(reference.SEEDS_DIR / "kpi_definitions.csv", encoding="utf-8") as f:
+        return {r["kpi_code"]: r for r in csv.DictReader(f)}
+
+
+def kpi_city_month(cities: list[str]) -> SuiteSpec:
+    kinds = kpi_definitions()
+    additive = [k for k, d in kinds.items() if d["kind"] in ADDITIVE_KINDS]
+    distinct = [k for k, d in kinds.items() if d["kind"] == "distinct"]
+    cumulative = [k for k, d in kinds.items() if d["kind"] in CUMULATIVE_KINDS]
+    strict = [k for k in cumulative if k in STRICTLY_CUMULATIVE]
+    soft = [k for k in cumulative if k not in STRICTLY_CUMULATIVE]
+    ytd_drop = """
+        select kpi_code, city_code, period, value_ytd, previous_period, previous_value_ytd
+        from (select kpi_code, city_code, period, value_ytd,
+                     lag(period) over w as previous_period, lag(value_ytd) over w as previous_value_ytd
+              from {{batch}} as b where kpi_code in ({codes})
+              window w as (partition by kpi_code, city_code, year order by period)) as t
+        where value_ytd < previous_value_ytd - 1e-9"""
+    exps = (
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=BLOCKING),
+        gxe.ExpectColumnValuesToNotBeNull(column="period", meta=BLOCKING),
+        gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=[PROVINCE, *cities], meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="kpi_code", value_set=sorted(kinds), meta=BLOCKING),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["kpi_code", "city_code", "period"], meta=BLOCKING),
+        rule("province_equals_sum_of_cities",
+             "province (430000) value_ytd and value_month = Σ cities, for the additive KPIs (kind flow or stock "
+             "in reference.kpi_definitions)", f"""
+            select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd,
+                   p.value_month as province_month, c.sum_month as cities_month, c.cities
+            from {{batch}} as p
+            join (select kpi_code, period, sum(value_ytd) as sum_ytd, count(*) as cities,
+                         -- 当月 is unknown for the province when a city reports 1–2月 together
+                         case when count(value_month) = count(*) then sum(value_month) end as sum_month
+                  from {{batch}} as b where city_code <> '{PROVINCE}' group by kpi_code, period) as c
+              on c.kpi_code = p.kpi_code and c.period = p.period
+            where p.city_code = '{PROVINCE}' and p.kpi_code in ({_codes(additive)})
+              and (abs(coalesce(p.value_ytd, 0) - coalesce(c.sum_ytd, 0))
+                     > 1e-6 * greatest(1, abs(coalesce(c.sum_ytd, 0)))
+                   or (p.value_ytd is null) <> (c.sum_ytd is null)
+                   or (p.value_month is null) <> (c.sum_month is null)
+                   or abs(p.value_month - c.sum_month) > 1e-6 * greatest(1, abs(c.sum_month)))"""),
+        rule("distinct_count_le_sum_of_cities",
+             "a province distinct count (e.g. trade_enterprises) is at most Σ cities and at least the largest city",
+             f"""
+            select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd, c.max_ytd
+            from {{batch}} as p
+            join (select kpi_code, period, sum(value_ytd) as sum_ytd, max(value_ytd) as max_ytd
+                  from {{batch}} as b where city_code <> '{PROVINCE}' group by kpi_code, period) as c
+              on c.kpi_code = p.kpi_code and c.period = p.period
+            where p.city_code = '{PROVINCE}' and p.kpi_code in ({_codes(distinct)})
+              and (p.value_ytd > c.sum_ytd or p.value_ytd < c.max_ytd)"""),
+        rule("ytd_non_decreasing", "value_ytd never falls within a year (sums of non-negative months, distinct "
+             "counts over a growing set, the cities' YTD services figures)", ytd_drop.format(codes=_codes(strict))),
+        rule("ytd_non_decreasing_projects", "project KPIs year to date: a fall (project dropped from a ledger, "
+             "paid-in revised down) is reported", ytd_drop.format(codes=_codes(soft)), WARNING),
+        rule("rates_between_0_and_100", f"rates bounded by definition ({', '.join(BOUNDED_RATES)}) "
+             "in [0, 100]", f"""
+            select kpi_code, city_code, period, value_ytd from {{batch}} as b
+            where kpi_code in ({_codes(BOUNDED_RATES)}) and (value_ytd < 0 or value_ytd > 100)"""),
+        rule("rates_not_negative", "every ratio KPI is ≥ 0", f"""
+            select kpi_code, city_code, period, value_ytd from {{batch}} as b
+            where kpi_code in ({_codes(k for k, d in kinds.items() if d['kind'] == 'ratio')}) and value_ytd < 0"""),
+        rule("unbounded_rates_above_100", f"{', '.join(UNBOUNDED_RATES)} above 100% (possible, but unusual)", f"""
+            select kpi_code, city_code, period, value_ytd from {{batch}} as b
+            where kpi_code in ({_codes(UNBOUNDED_RATES)}) and value_ytd > 100""", WARNING),
+        rule("every_city_every_period",
+             "the province and the 14 cities have rows for every published period (a city reporting 1–2月 "
+             "together has no January)", f"""
+            select c.city_code, c.city_name, p.period
+            from (select distinct period from {{batch}} as b) as p
+            cross join marts.dim_city as c
+            where not exists (select 1 from {{batch}} as k where k.city_code = c.city_code and k.period = p.period)
+              and not (right(p.period, 2) = '01' and c.city_code <> '{PROVINCE}' and coalesce(
+                  (select bool_and(f.is_combined_jan_feb) from {{batch}} as f
+                   where f.city_code = c.city_code and f.period = left(p.period, 4) || '-02'), true))"""),
+    )
+    return SuiteSpec("marts.kpi_city_month", "marts", "kpi_city_month", exps)
+
+
+def fct_project_month(cities: list[str]) -> SuiteSpec:
+    exps = (
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=BLOCKING),
+        gxe.ExpectColumnValuesToNotBeNull(column="project_id", meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=cities, meta=BLOCKING),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["project_id", "period"], meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeBetween(column="paid_in_cumulative_10k", min_value=0, meta=BLOCKING),
+        rule("paid_in_cumulative_non_decreasing",
+             "累计实际到位资金 of a project never falls from one ledger to the next", """
+            select city_code, project_id, period, paid_in_cumulative_10k, previous_period,
+                   previous_paid_in_cumulative_10k, file_id, row_number
+            from (select city_code, project_id, period, paid_in_cumulative_10k, file_id, row_number,
+                         lag(period) over w as previous_period,
+                         lag(paid_in_cumulative_10k) over w as previous_paid_in_cumulative_10k
+                  from {batch} as b window w as (partition by project_id order by period)) as t
+            where paid_in_cumulative_10k < previous_paid_in_cumulative_10k"""),
+    )
+    return SuiteSpec("marts.fct_project_month", "marts", "fct_project_month", exps)
+
+
+def fct_park_month(cities: list[str]) -> SuiteSpec:
     return SuiteSpec(
         name="marts.fct_park_month",
         schema="marts",
@@ -56,5 +378,36 @@ def fct_park_month() -> SuiteSpec:
     )
 
 
-def all_suites() -> list[SuiteSpec]:
-    return [fct_park_month()]
+SUBMISSION_STATUSES = ("on_time", "late", "missing", "rejected", "superseded", "combined")
+
+
+def submission_status(cities: list[str]) -> SuiteSpec:
+    """Completeness and timeliness (marts.submission_status): a city missing is a warning."""
+    exps = (
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=cities, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["workbook", "trade"], meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(SUBMISSION_STATUSES), meta=BLOCKING),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "period", "kind"], meta=BLOCKING),
+        rule("no_city_missing_latest_period",
+             "every city's workbook and trade file of the latest period arrived and was loaded", """
+            select city_code, period, kind, status from {batch} as b
+            where period = (select max(period) from {batch} as m) and status in ('missing', 'rejected')""", WARNING),
+    )
+    return SuiteSpec("marts.submission_status", "marts", "submission_status", exps,
+                     requires="marts.submission_status")
+
+
+def all_suites(window: str = "true") -> list[SuiteSpec]:
+    """Every suite; ``window`` is the SQL condition on file_id that limits raw (and staging trade) rows."""
+    cities = sorted(reference.cities())
+    return [
+        *(raw_suite(s, window) for s in contract.SHEETS),
+        stg_projects(cities), stg_parks(cities), stg_services(cities), stg_trade(cities, window),
+        kpi_city_month(cities), fct_project_month(cities), fct_park_month(cities), submission_status(cities),
+    ]
+
+
+def expectation_name(exp) -> str:
+    """The name an engineer reads: the rule name for cross-row rules, else the GX type."""
+    meta = exp.meta or {}
+    return meta.get("rule") or re.sub(r"(?<!^)(?=[A-Z])", "_", type(exp).__name__).lower()

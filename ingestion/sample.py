@@ -858,6 +858,7 @@ class Case:
     column: str | None  # contract column name
     rule: str | None
     level: str  # row | warning | file | superseding | accepted
+    stage: str = "intake"  # intake: receipts report it; marts: intake accepts it, the quality gate catches it
 
 
 CASES = (
@@ -882,8 +883,20 @@ CASES = (
     Case("formula_in_name", "trade", None, "enterprise_name", "formula", "row"),
     Case("hs_six_digits", "trade", None, "hs_code", "pattern", "row"),
     Case("unknown_country", "trade", None, "partner_country", "code_list:iso_country", "row"),
+    # Mistakes intake cannot see (each file is valid on its own) that break a mart rule:
+    # a city's YTD services figures lower than its previous quarter's.
+    Case("services_ytd_decrease", "workbook", "services_trade", "exports_10k_usd", None, "accepted", "marts"),
 )
-EXCLUSIVE = {"paid_in_decrease", "resubmission", "city_mismatch", "missing_sheet", "wrong_unit"}
+EXCLUSIVE = {"paid_in_decrease", "resubmission", "city_mismatch", "missing_sheet", "wrong_unit",
+             "services_ytd_decrease"}
+# The expectation of the quality gate (expectations/suites.py) that must catch each mart-stage
+# mistake, and the key of the row it reports.
+GATE_CATCHES = {
+    "paid_in_decrease": {"suite": "marts.fct_project_month", "expectation": "paid_in_cumulative_non_decreasing",
+                         "expectation_type": "expect_no_rows_breaking_rule"},
+    "services_ytd_decrease": {"suite": "marts.kpi_city_month", "expectation": "ytd_non_decreasing",
+                              "expectation_type": "expect_no_rows_breaking_rule"},
+}
 FORMULA = "=cmd|' /C calc'!A0"
 SEPARATOR_CITY = "430400"
 
@@ -966,6 +979,10 @@ class Planter:
                 return False
             return any(self.projects[city][i].paid_at(prev) > 0 and self.projects[city][i].in_ledger(prev)
                        for i, _ in self._rows_index(city, period))
+        if case.case == "services_ytd_decrease":
+            prev = self._previous_quarter(city, period)
+            return prev is not None and not any(c.level == "file" or c.case in EXCLUSIVE
+                                                for c in self.slots.get(("workbook", city, prev), []))
         if case.case == "resubmission":
             return bool(self._ledger(city, period))
         if case.case == "city_mismatch":
@@ -977,6 +994,14 @@ class Planter:
         if case.sheet == PROJECTS.name and case.level == "row":
             return self._pick_row(case, city, period, dry=True) is not None
         return True
+
+    def _previous_quarter(self, city: str, period: str) -> str | None:
+        """The city's services file of the quarter before, same year and inside the window."""
+        y, m = _ym(period)
+        if m not in (6, 9, 12):
+            return None
+        prev = f"{y}-{m - 3:02d}"
+        return prev if prev in self.periods and submits(city, prev) else None
 
     def _rows_index(self, city: str, period: str) -> list[tuple[int, dict]]:
         return [(i, row) for i, p in enumerate(self.projects[city]) if (row := p.row(period)) is not None]
@@ -1083,7 +1108,7 @@ class Planter:
             if case.case == "resubmission":  # the original stays clean; see resubmit()
                 continue
             entry = {"case": case.case, "sheet": case.sheet, "column": case.column, "rule": case.rule,
-                     "level": case.level}
+                     "level": case.level, "stage": case.stage}
             if case.case == "city_mismatch":
                 other = self.mismatch_source[(city, period)]
                 content.sheets = workbook_content(other, period, self.seed, self.scale, self.projects[other]).sheets
@@ -1097,6 +1122,18 @@ class Planter:
                 for row in content.sheets[PARKS.name]:  # the clerk converted the figures too
                     row["tax_ytd_10k_cny"] = round(row["tax_ytd_10k_cny"] / 1e4, 4)
                 entry.update(row_obj="header", value=header)
+            elif case.case == "services_ytd_decrease":
+                prev = self._previous_quarter(city, period)
+                before = sum(r["exports_10k_usd"] + r["imports_10k_usd"] for r in services_rows(city, prev, self.seed))
+                rows = content.sheets[SERVICES.name]
+                now = sum(r["exports_10k_usd"] + r["imports_10k_usd"] for r in rows)
+                factor = 0.8 * before / now  # the clerk typed the quarter's figures, not the year to date
+                for r in rows:
+                    for col in ("exports_10k_usd", "imports_10k_usd"):
+                        r[col] = round(r[col] * factor, 2)
+                entry.update(row_obj=None, value=f"{sum(r['exports_10k_usd'] + r['imports_10k_usd'] for r in rows):.2f}",
+                             previous_file=_city_file(city, prev, "workbook"), previous_value=f"{before:.2f}",
+                             catch={"kpi_code": "services_trade", "city_code": city, "period": period})
             elif case.sheet == PARKS.name:
                 rows = [r for r in content.sheets[PARKS.name] if not any(r is t for t in touched_parks)]
                 row = self.rng.choice(rows)
@@ -1152,7 +1189,8 @@ class Planter:
             row["paid_in_cumulative"] = round(before * 0.8, 2)
             return {"row_obj": row, "value": _fmt(row["paid_in_cumulative"]),
                     "previous_file": _city_file(city, previous_submission(city, period), "workbook"),
-                    "previous_value": _fmt(before)}
+                    "previous_value": _fmt(before),
+                    "catch": {"project_id": row["project_id"], "period": period}}
         return {"row_obj": row, "value": _fmt(row[case.column])}
 
     def apply_trade(self, table: TradeTable, cases: list[Case]) -> list[dict]:
@@ -1237,6 +1275,10 @@ def _entry(file: str, e: dict) -> dict:
     for extra in ("previous_file", "previous_value", "changes", "content_of"):
         if extra in e:
             ordered[extra] = e[extra]
+    if e.get("stage") == "marts" or e["case"] in GATE_CATCHES:
+        # passes intake (or only warns) but breaks a mart rule: the gate expectation that must catch it
+        ordered["stage"] = "marts"
+        ordered["gate"] = {**GATE_CATCHES[e["case"]], "row": e.get("catch")}
     return ordered
 
 

@@ -15,3 +15,8 @@
 {% macro month_end(d) -%}
     (date_trunc('month', {{ d }}) + interval '1 month - 1 day')::date
 {%- endmacro %}
+
+{#- timestamptz -> the calendar date in a time zone (e.g. Asia/Shanghai) -#}
+{% macro local_date(ts, tz) -%}
+    cast(timezone('{{ tz }}', {{ ts }}) as date)
+{%- endmacro %}

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from bulletin.render import render
+from expectations.store import GateNotPassed
 from ingestion.load import ingest_paths
 from ingestion.sample import generate
 from openecon import pipeline
@@ -29,7 +30,9 @@ def built(pg, settings, tmp_path_factory):
                                 settings)
         assert all(r.ok for r in receipts)
         pipeline.dbt_build(settings)
-        yield {"conn": conn, "sample": out, "out": settings.output_dir / "bulletins_test"}
+        gate = pipeline.quality_gate(settings)  # a bulletin publishes only on a passing gate run
+        assert gate.success, gate.summary()
+        yield {"conn": conn, "sample": out, "out": settings.output_dir / "bulletins_test", "gate": gate}
 
 
 def pdf_text(path) -> str:
@@ -90,6 +93,18 @@ def test_quarterly_bulletin_prints_the_mart(built, settings):
     # HTML carries the language and version
     page = open(html, encoding="utf-8").read()
     assert 'lang="zh-CN"' in page and res["data_version"]["hash"] in page
+    # 数据来源 names the passing gate run it was published on and links its Data Docs
+    run_id = built["gate"].run_id
+    assert res["quality_run_id"] == run_id
+    assert conn.execute("SELECT quality_run_id FROM audit.bulletins WHERE kind = 'quarterly' AND period = '2025Q3'"
+                        ).fetchone()[0] == run_id
+    assert run_id in page and 'href="../data_docs/index.html"' in page
+    assert (built["out"] / "../data_docs/index.html").resolve() == (settings.data_docs_dir / "index.html").resolve()
+    assert f"数据质量报告 Data Docs：{(settings.data_docs_dir / 'index.html').resolve()}" in parts["xl/sharedStrings.xml"]
+    assert run_id in parts["xl/sharedStrings.xml"]
+    with zipfile.ZipFile(xlsx) as z:
+        rels = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".rels"))
+    assert 'Target="..\\data_docs\\index.html" TargetMode="External"' in rels  # relative, as in the HTML
 
 
 def test_monthly_scheduling_report(built, settings):
@@ -130,7 +145,13 @@ def test_versions_and_injection(built, settings):
     # and a hostile file name among the sources
     conn.execute("INSERT INTO audit.submissions (file_name, sha256, city_code, period, kind, status) "
                  "VALUES ('=cmd|x', repeat('0', 64), '430100', '2025-09', 'trade', 'accepted')")
+    # new submissions in force: no gate has checked this data version yet, so nothing is published
+    with pytest.raises(GateNotPassed, match="run `openecon build` first"):
+        render(settings, "2025Q3", built["out"])
+    gate = pipeline.quality_gate(settings)
+    assert gate.success, gate.summary()
     v2 = render(settings, "2025Q3", built["out"])
+    assert v2["quality_run_id"] == gate.run_id
     assert v2["version"] == 2 and not v2["reused"]
     assert v2["changes"] and any(c.startswith("长沙市 进出口总额 1—9月 由") for c in v2["changes"])
     stored = conn.execute("SELECT changes, data_version FROM audit.bulletins WHERE kind = 'quarterly' "
@@ -140,3 +161,24 @@ def test_versions_and_injection(built, settings):
     parts = xlsx_parts(v2["paths"][2])
     assert "'=cmd|x" in parts["xl/sharedStrings.xml"]
     assert not any("<f>" in body or "<f " in body for name, body in parts.items() if name.startswith("xl/worksheets/"))
+
+
+def test_a_failed_blocking_check_stops_publishing(built, settings):
+    conn = built["conn"]
+    ok = render(settings, "2025-09", built["out"])  # publishes on the passing run
+    # the province total no longer equals the sum of the cities
+    conn.execute("UPDATE marts.kpi_city_month SET value_ytd = value_ytd + 1 "
+                 "WHERE kpi_code = 'trade_total' AND city_code = '430000' AND period = '2025-09'")
+    gate = pipeline.quality_gate(settings)
+    assert not gate.success and [f.expectation for f in gate.blocking] == ["province_equals_sum_of_cities"]
+    assert "province_equals_sum_of_cities on table marts.kpi_city_month" in gate.summary()
+    for period in ("2025Q3", "2025-09"):  # new or already published: refused while the latest run failed
+        with pytest.raises(GateNotPassed) as refused:
+            render(settings, period, built["out"])
+        assert f"run {gate.run_id}" in str(refused.value)
+        assert "province_equals_sum_of_cities on marts.kpi_city_month" in str(refused.value)
+        assert "'kpi_code': 'trade_total'" in str(refused.value) or '"kpi_code": "trade_total"' in str(refused.value)
+    assert conn.execute("SELECT max(version) FROM audit.bulletins WHERE kind = 'monthly' AND period = '2025-09'"
+                        ).fetchone()[0] == ok["version"]
+    conn.execute("UPDATE marts.kpi_city_month SET value_ytd = value_ytd - 1 "
+                 "WHERE kpi_code = 'trade_total' AND city_code = '430000' AND period = '2025-09'")

@@ -17,6 +17,9 @@ from ingestion.validate import FileRejected, validate
 
 WINDOW = ("2025-05", "2025-07")
 SCALE = 0.05
+# Mart-stage cases compare with an earlier quarter's file, which these windows do not hold;
+# tests/integration/test_quality_gate.py plants them over 2025-06..09 and checks the gate.
+INTAKE_CASES = {c.case for c in CASES if c.stage == "intake"}
 ROW_RULES = {
     "below_minimum", "not_positive", "code_list:county_of_city", "code_list:park_of_city", "duplicate_key",
     "uscc_check", "formula", "used_le_built", "above_scale_le_settled", "date_after_period",
@@ -73,7 +76,7 @@ def test_every_case_is_planted_once_with_its_rule(planted):
     by_case = {}
     for e in entries:
         by_case.setdefault(e["case"], []).append(e)
-    assert {c.case for c in CASES} <= set(by_case)
+    assert INTAKE_CASES <= set(by_case)
     assert {e["rule"] for e in entries if e["level"] == "row"} == ROW_RULES
     assert {e["rule"] for e in entries if e["level"] == "file"} == FILE_RULES
     assert [e["rule"] for e in entries if e["level"] == "warning"] == ["paid_in_decrease"]
@@ -219,7 +222,7 @@ def test_planting_is_deterministic_and_fits_a_one_month_window(tmp_path):
     ja, jb = (p / "planted_errors.json" for p in (tmp_path / "a", tmp_path / "b"))
     assert ja.read_bytes() == jb.read_bytes()
     entries = json.loads(ja.read_text(encoding="utf-8"))
-    assert {c.case for c in CASES} <= {e["case"] for e in entries}
+    assert INTAKE_CASES <= {e["case"] for e in entries}
     assert all(e["file"].split("/")[-1].endswith(("202509.xlsx", "202509.csv")) for e in entries)
 
 

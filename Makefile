@@ -10,13 +10,15 @@ UV_VERSION := 0.13.9
 UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest bench-build
+.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest bench-build bench-airflow-dbt
 
 help:
 	@echo "make demo     run the pipeline end to end on the embedded Postgres"
 	@echo "make test     run the test suite (unit, integration, Airflow e2e)"
 	@echo "make bench-ingest  trade ingest vs bare COPY vs to_sql on a 1 M-row file"
 	@echo "make bench-build   incremental month on 1 vs 5 years of history, full refresh, BI latency"
+	@echo "make bench-airflow-dbt  one dbt-build task vs cosmos-rendered dbt tasks: parse and run time"
+	@echo "make airflow  Airflow UI (airflow standalone) on the embedded Postgres; prints URL and login"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make clean    remove .openecon/ state and output/"
 
@@ -52,6 +54,14 @@ bench-build: install sysdeps
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
 	$(UV) pip compile pyproject.toml --python-version 3.11 --extra dev --no-header --generate-hashes -o requirements.lock
+
+bench-airflow-dbt: install sysdeps
+	$(BIN)/python benchmarks/bench_dbt_airflow.py
+
+# Airflow UI with the project's DAGs (LocalExecutor) on http://127.0.0.1:$${OPENECON_AIRFLOW_PORT:-8080};
+# Ctrl-C stops every component.
+airflow: install sysdeps
+	$(BIN)/openecon airflow
 
 db-start: install sysdeps
 	$(BIN)/openecon db start

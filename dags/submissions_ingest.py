@@ -2,14 +2,23 @@
 ### Submissions intake (收数)
 
 Takes the files the cities dropped in the inbox (`<inbox>/<city_code>/`),
-validates and loads them per city (one mapped task per city), writes a receipt
+validates and loads them per city (one mapped task per city with new files), writes a receipt
 per file, and publishes the **openecon_raw_submissions** asset when anything new
 arrived, which triggers `warehouse_build`.
 
-* **period** — the month reported on (`YYYY-MM`); empty = the month before the trigger.
+* **period** — the month reported on (`YYYY-MM`); empty = the month before the trigger
+  (the cities send last month's figures on the 5th–10th).
 * **inbox** — inbox root; empty = `OPENECON_INBOX_DIR` (default `.openecon/inbox`).
 
-Files already received under the same name and bytes are skipped, so re-running is a no-op.
+A run for period P takes the files of P and of earlier months not received yet (late
+files are picked up); files of later months wait for their own run. Files already
+received under the same name and bytes are skipped, so re-running is a no-op.
+Operations: a dropped database connection is retried with exponential backoff, a data
+error is not; failures land in `audit.pipeline_failures`; loads run in the
+`openecon_warehouse` pool (2 slots).
+
+收数：每月5—10日收取各市州报送文件（报告期为上月），逐市州并行校验入库并生成回执；
+迟报的以前月份文件一并收取，以后月份的文件等到其报告期再收；已收文件不重复入库。
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from openecon.airflow_runtime import WAREHOUSE_POOL
 from openecon.assets import RAW_SUBMISSIONS
+from openecon.callbacks import default_args
 
 
 @dag(
@@ -31,8 +42,7 @@ from openecon.assets import RAW_SUBMISSIONS
                         description="Reported month YYYY-MM; empty = month before the trigger"),
         "inbox": Param("", type="string", description="Inbox root; empty = the configured inbox"),
     },
-    default_args={"retries": 2, "retry_delay": pendulum.duration(seconds=30),
-                  "retry_exponential_backoff": True},
+    default_args=default_args(),
     tags=["openecon", "ingest"],
     doc_md=__doc__,
 )
@@ -46,17 +56,21 @@ def submissions_ingest():
         from openecon.settings import get_settings
 
         period = reporting_period(params["period"], logical_date)
-        inbox = Path(params["inbox"]) if params["inbox"] else get_settings().inbox_dir
-        return [{"city": c, "folder": str(inbox / c), "period": period} for c in inbox_cities(inbox)]
+        settings = get_settings()
+        inbox = Path(params["inbox"]) if params["inbox"] else settings.inbox_dir
+        # Only cities with files not received yet: nothing new maps no task and skips publish.
+        return [{"city": c, "folder": str(inbox / c), "period": period}
+                for c in inbox_cities(inbox, settings, up_to_period=period)]
 
-    @task(map_index_template="{{ task.op_kwargs['job']['city'] }}")
+    @task(map_index_template="{{ task.op_kwargs['job']['city'] }}", pool=WAREHOUSE_POOL)
     def ingest_city(job: dict) -> dict:
         from pathlib import Path
 
         from openecon import pipeline
         from openecon.settings import get_settings
 
-        return {"city": job["city"], **pipeline.ingest_inbox(Path(job["folder"]), get_settings())}
+        return {"city": job["city"],
+                **pipeline.ingest_inbox(Path(job["folder"]), get_settings(), up_to_period=job["period"])}
 
     @task(outlets=[RAW_SUBMISSIONS])
     def publish(results: list[dict], outlet_events=None) -> dict:

@@ -76,7 +76,7 @@ def cmd_build(args) -> int:
 
     settings = get_settings()
     ensure_database(settings)
-    pipeline.dbt_build(settings)
+    pipeline.dbt_build(settings, full_refresh=args.full_refresh)
     result = pipeline.quality_gate(settings)
     print(result.summary())
     return 0 if result.success else 1
@@ -109,10 +109,36 @@ def cmd_bulletin(args) -> int:
     return 0
 
 
+def cmd_audit(args) -> int:
+    from audit_report.render import render
+    from openecon.pg import ensure_database
+
+    settings = get_settings()
+    ensure_database(settings)
+    result = render(settings, args.period, Path(args.out) if args.out else None)
+    for line in result["notices"]:
+        print(line)
+    s = result["summary"]
+    print(f"auditor's report {args.period}: {s['files']} files, {s['superseded']} superseded, "
+          f"{s['rejected_rows']} rejected rows, {s['quality_runs']} quality runs, {s['bulletins']} bulletin versions")
+    for path in result["paths"]:
+        print(f"  {path}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from openecon import demo
 
     return demo.run()
+
+
+def cmd_airflow(args) -> int:
+    from openecon import airflow_runtime
+    from openecon.pg import ensure_database
+
+    settings = get_settings()
+    ensure_database(settings)
+    return airflow_runtime.serve(settings, args.port or airflow_runtime.ui_port())
 
 
 def cmd_contract(args) -> int:
@@ -121,6 +147,18 @@ def cmd_contract(args) -> int:
 
     SOURCES_YML.write_text(dbt_sources_yml(), encoding="utf-8")
     print(f"wrote {SOURCES_YML}")
+    return 0
+
+
+def cmd_appraisal(args) -> int:
+    from bulletin.appraisal import render
+    from openecon.periods import validate_quarter
+
+    result = render(get_settings(), validate_quarter(args.period), Path(args.out) if args.out else None)
+    print(f"v{result['version']} ({'unchanged data, same version' if result['reused'] else 'rendered'}); "
+          f"data version {result['data_version']['hash']}")
+    for line in [*result["paths"], *(f"changed: {c}" for c in result["changes"])]:
+        print(f"  {line}")
     return 0
 
 
@@ -153,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     build = sub.add_parser("build", help="dbt build + Great Expectations checkpoint")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild incremental models from scratch (after revising a seed or upgrading)")
     build.set_defaults(func=cmd_build)
 
     docs = sub.add_parser("docs", help="generate the dbt docs site into output/dbt_docs")
@@ -163,8 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
     bulletin.add_argument("--out", help="output folder (default: output/bulletins)")
     bulletin.set_defaults(func=cmd_bulletin)
 
+    appraisal = sub.add_parser("appraisal", help="绩效考核 of the cities for a year as of a quarter (HTML, XLSX)")
+    appraisal.add_argument("--period", required=True, metavar="YYYYQn|YYYY")
+    appraisal.add_argument("--out", help="output folder (default: output/bulletins)")
+    appraisal.set_defaults(func=cmd_appraisal)
+
+    audit = sub.add_parser("audit", help="the auditor's report for a period (HTML, XLSX)")
+    audit.add_argument("--period", required=True, metavar="YYYY-MM|YYYYQn")
+    audit.add_argument("--out", help="output folder (default: output/audit)")
+    audit.set_defaults(func=cmd_audit)
+
     demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")
     demo.set_defaults(func=cmd_demo)
+
+    airflow = sub.add_parser("airflow", help="Airflow UI: airflow standalone on the configured Postgres (Ctrl-C stops)")
+    airflow.add_argument("--port", type=int, help="UI port (default OPENECON_AIRFLOW_PORT or 8080)")
+    airflow.set_defaults(func=cmd_airflow)
 
     contract = sub.add_parser("contract", help="regenerate the dbt sources yml from the contract")
     contract.add_argument("what", choices=["sources"])

@@ -16,7 +16,9 @@ from openecon.settings import get_settings
 # Enough history for year-on-year figures of the latest quarter (and the December ledger
 # that 2024's funds are measured from), at the sample's realistic scale.
 DEMO_FROM, DEMO_TO, DEMO_SCALE = "2023-12", "2025-09", 1.0
-DAGS = ("submissions_ingest", "warehouse_build")  # the second runs on the first's asset in production
+# In production each DAG after the first runs on the asset its predecessor publishes
+# (openecon_raw_submissions, then openecon_marts); `airflow dags test` runs them one by one.
+DAGS = ("submissions_ingest", "warehouse_build", "bulletin_quarterly", "bulletin_monthly", "appraisal")
 
 
 def latest_quarter(period: str) -> str:
@@ -51,23 +53,28 @@ def run() -> int:
     _say(f"sample: {len(files)} city files {start}..{end} (scale {scale:g}) in {settings.inbox_dir}")
 
     logs = settings.state_dir / "logs"
+    quarter = latest_quarter(end)
+    report_period = {"submissions_ingest": end, "warehouse_build": None, "bulletin_quarterly": quarter,
+               "bulletin_monthly": end, "appraisal": quarter}
     for dag_id in DAGS:
         log_file = logs / f"{dag_id}.log"
         _say(f"running DAG {dag_id} with `airflow dags test` (log: {log_file})")
-        conf = {"period": end} if dag_id == "submissions_ingest" else None
+        conf = {"period": report_period[dag_id]} if report_period[dag_id] else None
         proc = airflow_runtime.dags_test(dag_id, settings, conf=conf, log_file=log_file)
         if airflow_runtime.run_state(proc) != "success":
             _say(f"DAG run {dag_id} FAILED (exit {proc.returncode}); see {log_file}")
             print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
             return 1
 
-    from bulletin.render import render
+    from audit_report.render import render as audit_report
 
-    quarter = latest_quarter(end)
-    documents = []
-    for period in (quarter, end):
-        _say(f"rendering the bulletin for {period}")
-        documents += render(settings, period)["paths"]
+    _say(f"writing the auditor's report for {quarter}")
+    audit = audit_report(settings, quarter)["paths"]
+    # the newest version of each document the report DAGs wrote (PDF, or HTML for the appraisal)
+    documents = [max(settings.output_dir.glob(f"bulletins/{stem}_v*.{ext}"), key=lambda p: p.stat().st_mtime,
+                     default=None)
+                 for stem, ext in ((f"bulletin_{quarter}", "pdf"), (f"scheduling_{end}", "pdf"),
+                                   (f"appraisal_{quarter}", "html"))]
 
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         total, periods, first, last, parks, cities = conn.execute(
@@ -85,7 +92,8 @@ def run() -> int:
     print(f"  marts.kpi_city_month: {kpi_rows} rows ({kpis} KPIs × 14 cities + province × months)")
     print(f"  Data Docs (GX):     {settings.data_docs_dir / 'index.html'}")
     print(f"  dbt docs:           {dbt_docs_dir(settings) / 'static_index.html'}")
-    print("  bulletins:          " + "\n                      ".join(str(p) for p in documents if str(p).endswith(".pdf")))
+    print("  reports:            " + "\n                      ".join(str(p) for p in documents if p))
+    print("  auditor's report:   " + "\n                      ".join(str(p) for p in audit))
     print(f"  receipts:           {settings.receipts_dir}")
     print(f"  DAG run logs:       {logs}")
     print(f"  archived originals: {settings.archive_dir}")

@@ -35,18 +35,23 @@ def ingest(paths: list[Path], settings: Settings) -> dict:
             "rejected": [r.file for r in receipts if not r.ok]}
 
 
-def new_inbox_files(inbox: Path, settings: Settings) -> list[Path]:
+def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = None) -> list[Path]:
     """Files in the inbox not received before under the same name and bytes.
 
     The inbox is a drop folder that keeps its files, so a re-run of the DAG must
     not record them again; `openecon ingest` on a path always records a receipt.
+    With ``up_to_period`` (YYYY-MM) only files of that period or earlier are taken
+    (late files of earlier months are picked up, later months wait for their run);
+    a file whose name carries no period is taken, so its sender gets a rejection receipt.
     """
     import psycopg
 
-    from ingestion.load import expand, sha256_of
+    from ingestion.load import expand, parse_file_name, sha256_of
     from ingestion.schema import ensure_warehouse_schema
 
     files = expand([inbox]) if inbox.exists() else []
+    if up_to_period:
+        files = [f for f in files if (meta := parse_file_name(f.name)) is None or meta[2] <= up_to_period]
     if not files:
         return []
     ensure_warehouse_schema(settings)
@@ -55,15 +60,23 @@ def new_inbox_files(inbox: Path, settings: Settings) -> list[Path]:
     return [f for f in files if (f.name, sha256_of(f)) not in seen]
 
 
-def inbox_cities(inbox: Path) -> list[str]:
-    """City folders present in the inbox (<inbox>/<city_code>/...), in code order."""
+def inbox_cities(inbox: Path, settings: Settings | None = None, up_to_period: str | None = None) -> list[str]:
+    """City folders of the inbox (<inbox>/<city_code>/...), in code order.
+
+    With ``settings``, only the folders holding files not received yet (up to
+    ``up_to_period``): a run with nothing new maps no task, instead of one no-op per city.
+    """
     from ingestion import reference
 
-    return [c for c in reference.cities() if (inbox / c).is_dir()]
+    cities = [c for c in reference.cities() if (inbox / c).is_dir()]
+    if settings is None:
+        return cities
+    new = {f.relative_to(inbox).parts[0] for f in new_inbox_files(inbox, settings, up_to_period)}
+    return [c for c in cities if c in new]
 
 
-def ingest_inbox(inbox: Path, settings: Settings) -> dict:
-    files = new_inbox_files(inbox, settings)
+def ingest_inbox(inbox: Path, settings: Settings, up_to_period: str | None = None) -> dict:
+    files = new_inbox_files(inbox, settings, up_to_period)
     log.info("%d new file(s) in %s", len(files), inbox)
     return ingest(files, settings) if files else {"files": 0, "by_status": {}, "rejected": []}
 
@@ -82,12 +95,17 @@ def dbt(args: list[str], settings: Settings) -> subprocess.CompletedProcess:
     return proc
 
 
-def dbt_build(settings: Settings) -> None:
-    """Create what ingestion owns (so dbt sources exist on an empty database), then dbt build."""
+def dbt_build(settings: Settings, full_refresh: bool = False) -> None:
+    """Create what ingestion owns (so dbt sources exist on an empty database), then dbt build.
+
+    ``full_refresh`` rebuilds the incremental models from scratch: needed after a seed
+    they read is revised (e.g. an old USD/CNY rate) or after an upgrade changes their
+    columns; it gives the same rows as the incremental path on unchanged inputs.
+    """
     from ingestion.schema import ensure_warehouse_schema
 
     ensure_warehouse_schema(settings)
-    dbt(["build"], settings)
+    dbt(["build", *(["--full-refresh"] if full_refresh else [])], settings)
 
 
 DBT_DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
@@ -123,8 +141,13 @@ def dbt_docs(settings: Settings) -> Path:
     return out
 
 
-def quality_gate(settings: Settings):
-    """Run the Great Expectations checkpoint over the marts; the caller decides what failure means."""
+def quality_gate(settings: Settings, triggered_by: str = "cli"):
+    """Run the Great Expectations suites (raw, staging, marts) as one checkpoint.
+
+    The results are stored in audit.quality_runs / audit.quality_results with the data
+    version checked (``triggered_by``: 'cli' or '<dag_id>/<run_id>'); the caller decides
+    what failure means, and the bulletins refuse to publish without a passing run.
+    """
     from expectations.runner import run_checkpoint
 
-    return run_checkpoint(settings)
+    return run_checkpoint(settings, triggered_by=triggered_by)

@@ -188,6 +188,9 @@ class Settings:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": self.warehouse.url("postgresql"),
+            # astronomer-cosmos is installed (benchmarks): no telemetry, its cache under the state dir.
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(self.state_dir / "cosmos"),
         }
         return env
 

@@ -4,6 +4,16 @@ import time
 
 from openecon.settings import PROJECT_ROOT
 
+DAGS = {"submissions_ingest", "warehouse_build", "bulletin_monthly", "bulletin_quarterly", "appraisal"}
+# Tasks that write to the warehouse Postgres: they must share the openecon_warehouse pool.
+WRITERS = {
+    "submissions_ingest": {"ingest_city"},
+    "warehouse_build": {"dbt_build", "quality_gate", "dbt_docs"},
+    "bulletin_monthly": {"render_scheduling_report"},
+    "bulletin_quarterly": {"render_quarterly_bulletin"},
+    "appraisal": {"render_appraisal"},
+}
+
 
 def test_dag_folder_has_no_import_errors_and_is_documented(monkeypatch):
     import psycopg
@@ -15,13 +25,68 @@ def test_dag_folder_has_no_import_errors_and_is_documented(monkeypatch):
     monkeypatch.setattr(psycopg, "connect", no_db)
     monkeypatch.setattr(psycopg2, "connect", no_db)
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import Param
+
+    from openecon.airflow_runtime import WAREHOUSE_POOL
+    from openecon.callbacks import TransientOnly, notify_failure, record_failure
 
     t0 = time.monotonic()
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     elapsed = time.monotonic() - t0
     print(f"parsed {len(bag.dags)} DAGs in {elapsed:.2f}s")
     assert bag.import_errors == {}
-    assert {"submissions_ingest", "warehouse_build"} <= set(bag.dags)
+    assert set(bag.dags) == DAGS
     for dag_id, dag in bag.dags.items():
-        assert dag.doc_md and dag.tags, dag_id
+        assert dag.doc_md and dag.tags and "openecon" in dag.tags, dag_id
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in dag.doc_md), f"{dag_id}: doc_md needs the Chinese summary"
         assert dag.max_active_runs == 1, dag_id
+        if dag_id != "warehouse_build":  # the build rebuilds every period from raw
+            assert isinstance(dag.params.get_param("period"), Param), f"{dag_id}: explicit period param"
+            assert dag.params["period"] == "", f"{dag_id}: the default period is computed at run time"
+        in_pool = {t.task_id for t in dag.tasks if t.pool == WAREHOUSE_POOL}
+        assert in_pool == WRITERS[dag_id], dag_id
+        for t in dag.tasks:
+            assert t.retries >= 1 and t.retry_exponential_backoff > 1, (dag_id, t.task_id)
+            assert isinstance(t.retry_policy, TransientOnly), (dag_id, t.task_id)
+            assert record_failure in t.on_failure_callback and notify_failure in t.on_failure_callback
+
+
+def test_report_dags_run_on_the_marts_asset_or_the_calendar():
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    for dag_id in ("bulletin_monthly", "bulletin_quarterly", "appraisal"):
+        tt = bag.dags[dag_id].timetable
+        assert isinstance(tt, AssetOrTimeSchedule), dag_id
+        assert isinstance(tt.timetable, CronTriggerTimetable), dag_id
+        assert "openecon_marts" in repr(tt.asset_condition), dag_id
+
+
+def test_only_transient_failures_are_retried():
+    import psycopg
+    import sqlalchemy.exc
+    from airflow.sdk.definitions.retry_policy import RetryAction
+
+    from openecon.callbacks import TransientOnly
+    from openecon.pipeline import StepFailed
+
+    policy = TransientOnly()
+
+    def action(exc):
+        return policy.evaluate(exc, try_number=1, max_tries=3).action
+
+    assert action(psycopg.errors.AdminShutdown("terminating connection due to administrator command")) == RetryAction.RETRY
+    assert action(psycopg.OperationalError("connection to server at 127.0.0.1 failed: refused")) == RetryAction.RETRY
+    assert action(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("closed"))) == RetryAction.RETRY
+    # dbt runs as a subprocess: its dropped connection is recognised in its output
+    assert action(StepFailed("dbt build failed (exit 1):\nDatabase Error in model kpi_city_month\n"
+                             "  server closed the connection unexpectedly")) == RetryAction.RETRY
+    wrapped = RuntimeError("load failed")
+    wrapped.__cause__ = psycopg.OperationalError("consuming input failed: EOF detected")
+    assert action(wrapped) == RetryAction.RETRY
+    # data errors fail at once
+    assert action(StepFailed("dbt build failed (exit 1):\nFailure in test not_null_kpi_city_month_value")) \
+        == RetryAction.FAIL
+    assert action(psycopg.errors.CheckViolation("new row violates check constraint")) == RetryAction.FAIL
+    assert action(ValueError("period must be YYYY-MM")) == RetryAction.FAIL

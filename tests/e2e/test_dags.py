@@ -1,6 +1,15 @@
-"""The DAGs run for real with dag.test() against the embedded Postgres: ingest, then build."""
+"""The DAGs run for real with dag.test() against the embedded Postgres: ingest, build, publish.
+
+Also the operations: a dropped connection is retried without duplicates, a failure is
+recorded in audit.pipeline_failures and mailed through the openecon_notify connection.
+"""
 
 from __future__ import annotations
+
+import shutil
+import socketserver
+import threading
+import time
 
 import psycopg
 import pytest
@@ -61,6 +70,24 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
     assert (settings.data_docs_dir / "index.html").exists()
     assert "marts.fct_park_month" in (settings.data_docs_dir / "index.html").read_text()
 
+    # The chain goes on on the marts asset: the reports default to the newest period with figures
+    # (2025-09, a quarter end), since the run's trigger time (now) is long after it.
+    out = settings.output_dir / "bulletins"
+    shutil.rmtree(out, ignore_errors=True)  # audit.bulletins was dropped with the warehouse: start afresh
+    for dag_id in REPORTS:
+        assert report(dag_id).state == DagRunState.SUCCESS, dag_id
+    published = sorted(p.name for p in out.iterdir())
+    assert published == sorted(
+        [f"scheduling_2025-09_v1.{e}" for e in ("html", "pdf", "xlsx")]
+        + [f"bulletin_2025Q3_v1.{e}" for e in ("html", "pdf", "xlsx")]
+        + [f"appraisal_2025Q3_v1.{e}" for e in ("html", "xlsx", "json")])
+    assert "2025年9月全省招商引资项目调度情况" in (out / "scheduling_2025-09_v1.html").read_text("utf-8")
+    assert "关于2025年三季度全省开放型经济主要指标完成情况的通报" in (out / "bulletin_2025Q3_v1.html").read_text("utf-8")
+    appraisal_html = (out / "appraisal_2025Q3_v1.html").read_text("utf-8")
+    assert "关于2025年1—9月全省各市州开放型经济工作绩效考核情况的通报" in appraisal_html
+    assert "长沙市" in appraisal_html and "计分过程" in appraisal_html
+    snapshot = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
     # Same inbox again: nothing new is received, the asset is not updated, the mart is unchanged.
     from airflow.utils.state import TaskInstanceState
 
@@ -70,6 +97,44 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
     assert warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone() == (56,)
     assert dag("warehouse_build").test().state == DagRunState.SUCCESS
     assert mart(warehouse) == rows
+    # ...and the reports on unchanged data are the same versions: no file written again.
+    for dag_id in REPORTS:
+        assert report(dag_id).state == DagRunState.SUCCESS, dag_id
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == snapshot
+    assert warehouse.execute("SELECT kind, period, version FROM audit.bulletins ORDER BY 1").fetchall() == [
+        ("monthly", "2025-09", 1), ("quarterly", "2025Q3", 1)]
+
+    # A period the marts have no figures for is skipped with the reason, not published empty.
+    empty = report("bulletin_monthly", period="2024-03")
+    assert [ti.state for ti in empty.get_task_instances()] == [TaskInstanceState.SKIPPED]
+    assert {p.name for p in out.iterdir()} == set(snapshot)
+
+
+REPORTS = {"bulletin_monthly": "render_scheduling_report", "bulletin_quarterly": "render_quarterly_bulletin",
+           "appraisal": "render_appraisal"}
+
+
+def report(dag_id, period=""):
+    return dag(dag_id).test(run_conf={"period": period})
+
+
+def test_ingest_for_a_period_takes_that_month_and_late_files_not_later_ones(warehouse, settings, sample_dir):
+    from ingestion.load import parse_file_name
+    from openecon.pipeline import new_inbox_files
+
+    august = new_inbox_files(sample_dir, settings, up_to_period="2025-08")
+    assert len(august) == 28 and {parse_file_name(f.name)[2] for f in august} == {"2025-08"}
+    assert len(new_inbox_files(sample_dir, settings, up_to_period="2025-09")) == 56
+    assert new_inbox_files(sample_dir, settings, up_to_period="2025-07") == []
+
+
+def test_warehouse_pool_exists_after_migrate(airflow_db):
+    from airflow.models.pool import Pool
+
+    from openecon.airflow_runtime import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+
+    pool = Pool.get_pool(WAREHOUSE_POOL)
+    assert pool is not None and pool.slots == WAREHOUSE_POOL_SLOTS == 2
 
 
 def test_ingest_maps_over_cities(airflow_db, warehouse, settings, sample_dir):
@@ -81,10 +146,18 @@ def test_ingest_maps_over_cities(airflow_db, warehouse, settings, sample_dir):
     assert mapped == list(range(14))
 
 
-def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sample_dir, capfd):
+def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sample_dir, capfd, monkeypatch):
+    import json
+
     from airflow.utils.state import DagRunState, TaskInstanceState
 
     assert run_dag(sample_dir).state == DagRunState.SUCCESS
+    # Notification is on once the openecon_notify connection exists: here a mail sink on loopback.
+    sink = MailSink()
+    monkeypatch.setenv("AIRFLOW_CONN_OPENECON_NOTIFY", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+        "extra": {"to": "duty@example.org", "from_email": "airflow@example.org",
+                  "disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 10}}))
     # Corrupt a mart input behind intake's back: more above-scale firms than firms.
     warehouse.execute("UPDATE raw.parks SET above_scale_enterprises = enterprises + 5 "
                       "WHERE park_code = '430100P01'")
@@ -97,3 +170,128 @@ def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sa
     text = out.out + out.err
     assert "expect_column_pair_values_a_to_be_greater_than_b" in text
     assert "marts.fct_park_month" in text and "enterprises,above_scale_enterprises" in text
+
+    # The failed gate is recorded once (a failed blocking gate is not retried) and mailed.
+    failures = warehouse.execute("SELECT dag_id, run_id, task_id, try_number, logical_date IS NOT NULL, exception "
+                                 "FROM audit.pipeline_failures").fetchall()
+    assert len(failures) == 1
+    dag_id, run_id, task_id, try_number, has_date, exception = failures[0]
+    assert (dag_id, run_id, task_id, try_number, has_date) == ("warehouse_build", run.run_id, "quality_gate", 1, True)
+    assert exception.startswith("AirflowFailException") and "expect_column_pair_values_a_to_be_greater_than_b" in exception
+    sink.close()
+    assert len(sink.messages) == 1
+    assert "duty@example.org" in sink.messages[0] and "warehouse_build.quality_gate" in sink.messages[0]
+
+
+class MailSink(socketserver.ThreadingTCPServer):
+    """The smallest SMTP server that accepts mail on loopback and keeps the messages (no relay)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(h):
+                h.wfile.write(b"220 sink ESMTP\r\n")
+                rcpt = []
+                while line := h.rfile.readline():
+                    cmd = line.decode("ascii", "replace").strip()
+                    verb = cmd.split(" ")[0].upper()
+                    if verb == "DATA":
+                        h.wfile.write(b"354 go ahead\r\n")
+                        body = []
+                        while (chunk := h.rfile.readline()) not in (b".\r\n", b""):
+                            body.append(chunk)
+                        import email
+
+                        msg = email.message_from_bytes(b"".join(body))
+                        subject = str(email.header.make_header(email.header.decode_header(msg["Subject"])))
+                        self.messages.append(" ".join(rcpt) + "\n" + subject)
+                        h.wfile.write(b"250 queued\r\n")
+                    elif verb == "QUIT":
+                        h.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        if verb == "RCPT":
+                            rcpt.append(cmd)
+                        h.wfile.write(b"250 ok\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
+def raw_counts(conn) -> dict:
+    from ingestion.contract import SHEETS
+
+    counts = {s.raw_table: conn.execute(f"SELECT count(*) FROM {s.raw_table}").fetchone()[0] for s in SHEETS}
+    # file ids differ between runs (a rolled-back load uses up a sequence value): compare the rest
+    counts["audit.submissions"] = conn.execute(
+        "SELECT file_name, sha256, status, rows, rows_rejected, superseded_at IS NULL FROM audit.submissions "
+        "ORDER BY file_name").fetchall()
+    return counts
+
+
+def test_dropped_connection_is_retried_and_leaves_no_duplicates(airflow_db, warehouse, settings, sample_dir,
+                                                                tmp_path, monkeypatch):
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from tests.conftest import WAREHOUSE_SCHEMAS
+    from ingestion.schema import ensure_warehouse_schema
+    from openecon import pipeline
+
+    inbox = tmp_path / "inbox"
+    for city in ("430100", "430200"):
+        shutil.copytree(sample_dir / city, inbox / city)
+    # A clean run of the same files, for the counts to compare with.
+    for city in ("430100", "430200"):
+        pipeline.ingest_inbox(inbox / city, settings, up_to_period="2025-09")
+    clean = raw_counts(warehouse)
+    assert clean["raw.trade"] > 0 and len(clean["audit.submissions"]) == 8
+    for schema in WAREHOUSE_SCHEMAS:
+        warehouse.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    # Hold the second trade COPY after its 5th row (that city's August files are then committed),
+    # so a helper can find it in pg_stat_activity and drop its connection. A sequence is not rolled
+    # back, so the retry's COPY passes.
+    ensure_warehouse_schema(settings)
+    warehouse.execute("CREATE SEQUENCE audit.test_trade_copies")
+    warehouse.execute("""CREATE FUNCTION audit.test_hold_copy() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF nextval('audit.test_trade_copies') = 2 THEN PERFORM pg_sleep(120); END IF; RETURN NEW; END $$""")
+    warehouse.execute("CREATE TRIGGER test_hold_copy BEFORE INSERT ON raw.trade FOR EACH ROW "
+                      "WHEN (NEW.row_number = 5) EXECUTE FUNCTION audit.test_hold_copy()")
+    killed: list[str] = []
+
+    def drop_the_copy():
+        with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                found = conn.execute("SELECT pid, query FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                                     "AND query LIKE 'COPY raw.trade%'").fetchall()
+                for pid, query in found:
+                    conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    killed.append(query)
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=drop_the_copy, daemon=True)
+    killer.start()
+    monkeypatch.setenv("OPENECON_RETRY_DELAY_SECONDS", "1")  # read when the DAG file is parsed
+    run = dag("submissions_ingest").test(run_conf={"period": "2025-09", "inbox": str(inbox)})
+    killer.join(timeout=5)
+
+    assert len(killed) == 1, "the COPY was never caught mid-run"
+    assert run.state == DagRunState.SUCCESS
+    # dag.test() runs the mapped cities in no fixed order: whichever loaded second had its COPY dropped
+    tries = sorted((ti.state, ti.try_number) for ti in run.get_task_instances() if ti.task_id == "ingest_city")
+    assert tries == [(TaskInstanceState.SUCCESS, 1), (TaskInstanceState.SUCCESS, 2)]
+    assert raw_counts(warehouse) == clean
+    # A try that was retried and then succeeded is no failure.
+    if warehouse.execute("SELECT to_regclass('audit.pipeline_failures')").fetchone()[0] is not None:
+        assert warehouse.execute("SELECT count(*) FROM audit.pipeline_failures").fetchone() == (0,)

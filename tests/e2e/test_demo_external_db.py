@@ -43,6 +43,14 @@ def test_demo_twice_on_external_server_creates_no_embedded_cluster(tmp_path, pg)
         with psycopg.connect(**(info | {"dbname": "airflow"})) as conn:
             runs = conn.execute("SELECT dag_id, count(*) FROM dag_run WHERE state = 'success' "
                                 "GROUP BY 1 ORDER BY 1").fetchall()
-        assert runs == [("submissions_ingest", 2), ("warehouse_build", 2)]
+        assert runs == [("appraisal", 2), ("bulletin_monthly", 2), ("bulletin_quarterly", 2),
+                        ("submissions_ingest", 2), ("warehouse_build", 2)]
+        # the documents of the latest quarter and month, written once: the second run reuses v1
+        out = tmp_path / "output"
+        assert sorted(p.name for p in (out / "bulletins").glob("*.pdf")) == [
+            "bulletin_2025Q3_v1.pdf", "scheduling_2025-09_v1.pdf"]
+        assert (out / "bulletins" / "appraisal_2025Q3_v1.html").exists()
+        audit = (out / "audit" / "audit_2025Q3.html").read_text(encoding="utf-8")
+        assert "data_docs/index.html" in audit and "bulletin_2025Q3_v1" in audit
     finally:
         server.remove()

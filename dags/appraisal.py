@@ -1,0 +1,65 @@
+"""
+### Performance appraisal (绩效考核)
+
+Renders the appraisal of the 14 cities for the year as of a quarter (HTML and XLSX into
+`output/bulletins`, from `marts.performance_appraisal`: score per indicator, bonuses and
+deductions, total, rank and how each score was derived). Runs on 20 January, April, July
+and October at 09:00 — the January run is the year's final appraisal (as of Q4) — and
+when the marts were rebuilt and passed the gate (the **openecon_marts** asset).
+
+* **period** — `YYYYQn` (as of that quarter) or `YYYY` (the year, = `YYYYQ4`). Empty = the
+  newest quarter-end with figures, not after the month before the run's trigger time
+  (the same rule as the quarterly bulletin, so both report on the same quarter).
+
+A quarter without figures is skipped with the reason. Same data → same version, no new
+files; changed data → v2 listing the cities whose total or rank moved. Transient database
+errors are retried with backoff; failures land in `audit.pipeline_failures`.
+
+绩效考核：每季度（1月为上年度终考）按集市层考核结果生成各市州绩效考核通报（得分汇总表、计分明细），
+考核期默认取最近一个有数据的季度末；无数据时跳过并说明原因。
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+from openecon.airflow_runtime import WAREHOUSE_POOL
+from openecon.assets import MARTS
+from openecon.callbacks import default_args
+
+TZ = "Asia/Shanghai"
+
+
+@dag(
+    dag_id="appraisal",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 9 20 1,4,7,10 *", timezone=TZ),
+                                 assets=[MARTS]),
+    start_date=pendulum.datetime(2025, 1, 1, tz=TZ),
+    catchup=False,
+    max_active_runs=1,
+    params={"period": Param("", type="string", pattern=r"^(\d{4}(Q[1-4])?)?$",
+                            description="As of quarter YYYYQn, or YYYY for the year; empty = newest "
+                                        "quarter-end with figures, not after the month before the trigger")},
+    default_args=default_args(),
+    tags=["openecon", "appraisal", "quarterly"],
+    doc_md=__doc__,
+)
+def appraisal():
+    @task(pool=WAREHOUSE_POOL)
+    def render_appraisal(params=None, dag_run=None) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from openecon.publishing import NothingToPublish
+        from openecon.publishing import appraisal as render
+        from openecon.settings import get_settings
+
+        try:
+            return render(get_settings(), params["period"] or None, dag_run.run_after)
+        except NothingToPublish as exc:
+            raise AirflowSkipException(str(exc)) from exc
+
+    render_appraisal()
+
+
+appraisal()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -138,6 +139,9 @@ def cmd_airflow(args) -> int:
 
     settings = get_settings()
     ensure_database(settings)
+    if args.cli:  # `openecon airflow backfill create ...`: Airflow's own CLI on our metadata DB and DAGs
+        exe = Path(sys.executable).with_name("airflow")
+        return subprocess.call([str(exe), *args.cli], env=settings.child_env())
     return airflow_runtime.serve(settings, args.port or airflow_runtime.ui_port())
 
 
@@ -218,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     airflow = sub.add_parser("airflow", help="Airflow UI: airflow standalone on the configured Postgres (Ctrl-C stops)")
     airflow.add_argument("--port", type=int, help="UI port (default OPENECON_AIRFLOW_PORT or 8080)")
+    airflow.add_argument("cli", nargs=argparse.REMAINDER, metavar="AIRFLOW_ARGS",
+                         help="instead of the UI, run Airflow's CLI with these arguments "
+                              "(e.g. backfill create --dag-id submissions_ingest ...)")
     airflow.set_defaults(func=cmd_airflow)
 
     contract = sub.add_parser("contract", help="regenerate the dbt sources yml from the contract")

@@ -1,5 +1,6 @@
-"""Every DAG file imports cleanly, quickly, and without touching a database."""
+"""Every DAG file imports cleanly, quickly, and without touching a database or the network."""
 
+import socket
 import time
 
 from openecon.settings import PROJECT_ROOT
@@ -22,8 +23,13 @@ def test_dag_folder_has_no_import_errors_and_is_documented(monkeypatch):
     def no_db(*a, **k):  # parse time must not reach a database
         raise AssertionError("DAG parsing tried to connect to a database")
 
+    def no_network(*a, **k):  # nor any other server
+        raise AssertionError(f"DAG parsing tried to open a connection: {a[1:]}")
+
     monkeypatch.setattr(psycopg, "connect", no_db)
     monkeypatch.setattr(psycopg2, "connect", no_db)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk import Param
 
@@ -90,3 +96,24 @@ def test_only_transient_failures_are_retried():
         == RetryAction.FAIL
     assert action(psycopg.errors.CheckViolation("new row violates check constraint")) == RetryAction.FAIL
     assert action(ValueError("period must be YYYY-MM")) == RetryAction.FAIL
+
+
+def test_openecon_airflow_runs_airflows_cli_on_our_dags(airflow_db, settings):
+    """`openecon airflow ARGS` (the README's backfill command) reaches our DAG folder and metadata DB."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "openecon.cli", "airflow", *args, "--output", "json"],
+                              env=settings.child_env(), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        start = re.search(r"^\[\s*[{\]]", proc.stdout, re.M)  # after Airflow's log lines on stdout
+        assert start, proc.stdout[-3000:]
+        return json.loads(proc.stdout[start.start():])
+
+    assert {d["dag_id"] for d in cli("dags", "list", "--local")} == DAGS
+    from openecon.airflow_runtime import WAREHOUSE_POOL
+
+    assert WAREHOUSE_POOL in {p["pool"] for p in cli("pools", "list")}

@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 STAMP := $(VENV)/.installed
+# Browser files the GX Data Docs load, vendored so they open offline (expectations/offline_docs.py).
+WEB_ASSETS := expectations/web_assets
+WEB_STAMP := $(WEB_ASSETS)/node_modules/.installed
 
 .PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest bench-build bench-airflow-dbt
 
@@ -22,7 +25,7 @@ help:
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make clean    remove .openecon/ state and output/"
 
-install: $(STAMP)
+install: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
@@ -31,6 +34,10 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip install -q --python $(BIN)/python -r requirements.lock
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+$(WEB_STAMP): $(WEB_ASSETS)/package-lock.json $(WEB_ASSETS)/package.json | sysdeps
+	cd $(WEB_ASSETS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 sysdeps:

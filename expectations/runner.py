@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from openecon.settings import Settings
 
@@ -157,6 +158,13 @@ def _relation_exists(conn, name: str) -> bool:
     return bool(row[0])
 
 
+def _plain(value):
+    """A sample cell as people read it: 1.377038, not Decimal('1.37703800000000000000')."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    return value
+
+
 def run_checkpoint(settings: Settings, triggered_by: str = "cli") -> GateResult:
     """Run every suite as one GX checkpoint, store the results in audit.quality_*, build Data Docs."""
     # Table assets name their schema (marts, staging, ...) on one datasource;
@@ -262,6 +270,9 @@ def _checkpoint(settings: Settings, specs: list, run_id: str, dv: dict) -> tuple
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS},
     ))
     run = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
+    from expectations.offline_docs import localize
+
+    localize(settings.data_docs_dir)  # GX's pages load CDN files; auditors may be offline
 
     by_name = {s.name: s for s in specs}
     failures: list[Failure] = []
@@ -275,7 +286,8 @@ def _checkpoint(settings: Settings, specs: list, run_id: str, dv: dict) -> tuple
             exception = _exception_message(r.exception_info)
             if "unexpected_rows_query" in cfg.kwargs:  # a cross-row rule: the rows are the sample
                 count = res.get("observed_value")
-                sample = list((res.get("details") or {}).get("unexpected_rows") or [])[:SAMPLE_ROWS]
+                sample = [{k: _plain(v) for k, v in row.items()}
+                          for row in list((res.get("details") or {}).get("unexpected_rows") or [])[:SAMPLE_ROWS]]
             else:
                 count = res.get("unexpected_count")
                 sample = list(res.get("partial_unexpected_list") or [])[:SAMPLE_ROWS]

@@ -19,6 +19,9 @@ for pkg in fonts-noto-cjk libharfbuzz-subset0 poppler-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 
+# Data Docs: npm installs the pinned browser files (expectations/web_assets) they load offline.
+command -v npm >/dev/null 2>&1 || need+=(npm)
+
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from bulletin.render import render
+from expectations.offline_docs import external_loads
 from expectations.store import GateNotPassed
 from expectations.suites import all_suites
 from ingestion.load import ingest_paths
@@ -83,6 +84,15 @@ def test_clean_sample_passes_and_results_are_stored(wh, settings):
     page = index.read_text(encoding="utf-8")
     for name in suites:
         assert name in page, name
+    # ...that opens offline: every page loads its scripts, styles and images from the docs folder
+    pages = list(settings.data_docs_dir.rglob("*.html"))
+    assert len(pages) > len(suites)
+    for p in pages:
+        html = p.read_text(encoding="utf-8")
+        assert external_loads(html) == [], p
+        for ref in re.findall(r'<(?:script|link|img)\b[^>]*?\s(?:src|href)="([^"#?]+)', html):
+            assert (p.parent / ref).resolve().is_file(), (p, ref)
+    assert "jquery" in page and "bootstrap-table" in page  # the tables are rendered by these, now local
     # (tests/integration/test_bulletin.py renders on such a run and checks the link to it)
 
 

@@ -40,15 +40,9 @@ DDL = [
 
 
 def ensure_table(conn) -> None:
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.bulletin.ensure'))")
-        for stmt in DDL:
-            conn.execute(stmt)
-        # auditors read everything (the role may not exist on a bare database)
-        conn.execute("""DO $$ BEGIN
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditor') THEN
-              GRANT SELECT ON audit.bulletins TO auditor;
-            END IF; END $$""")
+    from ingestion.schema import run_ddl_once
+
+    run_ddl_once(conn, "openecon.bulletin.ensure", DDL, ["audit.bulletins"])
 
 
 def data_version(sources: list[dict]) -> dict:

@@ -61,15 +61,9 @@ DDL = [
 
 
 def ensure_tables(conn) -> None:
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.quality.ensure'))")
-        for stmt in DDL:
-            conn.execute(stmt)
-        # auditors read everything (the role may not exist on a bare database)
-        conn.execute("""DO $$ BEGIN
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditor') THEN
-              GRANT SELECT ON audit.quality_runs, audit.quality_results TO auditor;
-            END IF; END $$""")
+    from ingestion.schema import run_ddl_once
+
+    run_ddl_once(conn, "openecon.quality.ensure", DDL, ["audit.quality_runs", "audit.quality_results"])
 
 
 def _json(value) -> str | None:

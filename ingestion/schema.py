@@ -60,11 +60,24 @@ AUDIT_DDL = [
 
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create audit and raw tables if missing (safe to call every time)."""
+    run_ddl_once(conn, "openecon.ensure_schema", AUDIT_DDL + raw_ddl())
+
+
+def run_ddl_once(conn: psycopg.Connection, lock: str, ddl: list[str], auditor_reads: list[str] = ()) -> None:
+    """Run idempotent DDL in one transaction, serialised across processes by an advisory lock
+    (CREATE ... IF NOT EXISTS is not race-free), and let the ``auditor`` role read
+    ``auditor_reads`` when that role exists (it may not on a bare database)."""
     with conn.transaction():
-        # Serialise concurrent first runs: CREATE ... IF NOT EXISTS is not race-free.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.ensure_schema'))")
-        for stmt in AUDIT_DDL + raw_ddl():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [lock])
+        for stmt in ddl:
             conn.execute(stmt)
+        if auditor_reads:
+            tables = ", ".join(auditor_reads)
+            conn.execute(f"""DO $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditor') THEN
+                  GRANT USAGE ON SCHEMA audit TO auditor;
+                  GRANT SELECT ON {tables} TO auditor;
+                END IF; END $$""")
 
 
 def ensure_warehouse_schema(settings) -> None:

@@ -126,15 +126,9 @@ FAILURES_DDL = [
 
 
 def ensure_failures_table(conn) -> None:
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.pipeline_failures.ensure'))")
-        for stmt in FAILURES_DDL:
-            conn.execute(stmt)
-        conn.execute("""DO $$ BEGIN
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditor') THEN
-              GRANT USAGE ON SCHEMA audit TO auditor;
-              GRANT SELECT ON audit.pipeline_failures TO auditor;
-            END IF; END $$""")
+    from ingestion.schema import run_ddl_once
+
+    run_ddl_once(conn, "openecon.pipeline_failures.ensure", FAILURES_DDL, ["audit.pipeline_failures"])
 
 
 def failure_row(context) -> dict:

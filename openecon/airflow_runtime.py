@@ -290,7 +290,8 @@ def serve(settings: Settings, port: int) -> int:
     def _terminate(signum, frame):
         raise KeyboardInterrupt
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Ctrl-C / kill -INT must still stop us.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
     log_path = settings.state_dir / "logs" / "standalone.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -48,16 +48,9 @@ TZ = "Asia/Shanghai"
 def appraisal():
     @task(pool=WAREHOUSE_POOL)
     def render_appraisal(params=None, dag_run=None) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+        from openecon import publishing
 
-        from openecon.publishing import NothingToPublish
-        from openecon.publishing import appraisal as render
-        from openecon.settings import get_settings
-
-        try:
-            return render(get_settings(), params["period"] or None, dag_run.run_after)
-        except NothingToPublish as exc:
-            raise AirflowSkipException(str(exc)) from exc
+        return publishing.in_task(publishing.appraisal, params, dag_run)
 
     render_appraisal()
 

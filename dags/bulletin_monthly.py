@@ -48,15 +48,9 @@ TZ = "Asia/Shanghai"
 def bulletin_monthly():
     @task(pool=WAREHOUSE_POOL)
     def render_scheduling_report(params=None, dag_run=None) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+        from openecon import publishing
 
-        from openecon.publishing import NothingToPublish, monthly_report
-        from openecon.settings import get_settings
-
-        try:
-            return monthly_report(get_settings(), params["period"] or None, dag_run.run_after)
-        except NothingToPublish as exc:
-            raise AirflowSkipException(str(exc)) from exc
+        return publishing.in_task(publishing.monthly_report, params, dag_run)
 
     render_scheduling_report()
 

@@ -46,15 +46,9 @@ TZ = "Asia/Shanghai"
 def bulletin_quarterly():
     @task(pool=WAREHOUSE_POOL)
     def render_quarterly_bulletin(params=None, dag_run=None) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+        from openecon import publishing
 
-        from openecon.publishing import NothingToPublish, quarterly_bulletin
-        from openecon.settings import get_settings
-
-        try:
-            return quarterly_bulletin(get_settings(), params["period"] or None, dag_run.run_after)
-        except NothingToPublish as exc:
-            raise AirflowSkipException(str(exc)) from exc
+        return publishing.in_task(publishing.quarterly_bulletin, params, dag_run)
 
     render_quarterly_bulletin()
 

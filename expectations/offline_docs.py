@@ -101,7 +101,7 @@ def localize(docs_dir: Path) -> int:
         log.warning("Data Docs keep their CDN links (they need the internet to display): %s", exc)
         return 0
     logo = docs_dir / "static" / "images" / "logo-long.png"
-    changed = 0
+    changed, left = 0, set()
     for page in docs_dir.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         if "https://" not in html:
@@ -117,8 +117,8 @@ def localize(docs_dir: Path) -> int:
         if new != html:
             page.write_text(new, encoding="utf-8")
             changed += 1
-    left = sorted({u for page in docs_dir.rglob("*.html") for u in external_loads(page.read_text(encoding="utf-8"))})
+        left.update(external_loads(new))
     if left:
-        log.warning("Data Docs still load from the network: %s", ", ".join(left))
+        log.warning("Data Docs still load from the network: %s", ", ".join(sorted(left)))
     log.info("Data Docs: %d page(s) rewritten to load %s", changed, vendor)
     return changed

@@ -86,6 +86,20 @@ def appraisal(settings, quarter: str | None, run_after=None) -> dict:
     return _summary(q, render(settings, q))
 
 
+def in_task(report, params: dict, dag_run) -> dict:
+    """Run ``report`` (monthly_report, quarterly_bulletin, appraisal) as a report DAG's task:
+    the ``period`` param or the computed default, and a skip with the reason when there is
+    nothing to publish (never an empty document, never a failure)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from openecon.settings import get_settings
+
+    try:
+        return report(get_settings(), params["period"] or None, dag_run.run_after)
+    except NothingToPublish as exc:
+        raise AirflowSkipException(str(exc)) from exc
+
+
 def _summary(period: str, result: dict) -> dict:
     return {"period": period, "version": result["version"], "reused": result["reused"],
             "paths": [str(p) for p in result["paths"]]}

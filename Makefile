@@ -13,11 +13,12 @@ STAMP := $(VENV)/.installed
 WEB_ASSETS := expectations/web_assets
 WEB_STAMP := $(WEB_ASSETS)/node_modules/.installed
 
-.PHONY: help install sysdeps demo test test-fast lock db-start db-stop airflow compose-config clean bench-ingest bench-build bench-airflow-dbt
+.PHONY: help install sysdeps demo test test-fast lint lock db-start db-stop airflow compose-config clean bench-ingest bench-build bench-airflow-dbt
 
 help:
 	@echo "make demo     run the pipeline end to end on the embedded Postgres"
-	@echo "make test     run the test suite (unit, integration, Airflow e2e)"
+	@echo "make test     lint + layer contract, then the test suite (unit, integration, Airflow e2e)"
+	@echo "make lint     ruff (pyproject [tool.ruff]) and the import-linter layer contract"
 	@echo "make bench-ingest  trade ingest vs bare COPY vs to_sql on a 1 M-row file"
 	@echo "make bench-build   incremental month on 1 vs 5 years of history, full refresh, BI latency"
 	@echo "make bench-airflow-dbt  one dbt-build task vs cosmos-rendered dbt tasks: parse and run time"
@@ -46,11 +47,16 @@ sysdeps:
 demo: install sysdeps
 	$(BIN)/openecon demo
 
-test: install sysdeps
+# The linter and the layer contract first: an upward import fails the build before any test runs.
+lint: install
+	$(BIN)/ruff check --output-format concise .
+	$(BIN)/lint-imports
+
+test: install sysdeps lint
 	$(BIN)/pytest
 
 test-fast: install
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -m "not pg and not e2e"
 
 bench-ingest: install sysdeps
 	$(BIN)/python benchmarks/bench_ingest.py

@@ -25,11 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from core.postgres import EmbeddedPostgres  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from flows import transform  # noqa: E402
+from flows.warehouse import prepare  # noqa: E402
 from ingestion.load import ingest_paths  # noqa: E402
-from ingestion.sample import generate  # noqa: E402
-from openecon import pipeline  # noqa: E402
-from openecon.pg import EmbeddedPostgres  # noqa: E402
-from openecon.settings import Settings  # noqa: E402
+from samples.generate import generate  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_SCALE", "0.5"))
 NEW_MONTH = "2025-01"
@@ -43,7 +44,7 @@ def files_between(sample: Path, start: str, end: str) -> list[Path]:
 
 def timed_build(settings: Settings, *extra: str) -> float:
     t = time.perf_counter()
-    pipeline.dbt_build(settings) if not extra else pipeline.dbt(["build", *extra], settings)
+    transform.dbt_build(settings) if not extra else transform.dbt(["build", *extra], settings)
     return time.perf_counter() - t
 
 
@@ -57,6 +58,7 @@ def history_run(settings: Settings, sample: Path, start: str) -> tuple[float, in
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         for s in SCHEMAS:
             conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
+    prepare(settings)
     ingest_paths(files_between(sample, start, "2024-12"), settings)
     timed_build(settings)  # the history, built once
     ingest_paths(files_between(sample, NEW_MONTH, NEW_MONTH), settings)

@@ -35,11 +35,13 @@ os.environ["OPENECON_PG_PORT"] = os.environ.get("OPENECON_BENCH_PG_PORT", "54349
 os.environ.pop("OPENECON_DATABASE_URL", None)
 sys.path.insert(0, str(ROOT))
 
+from core.postgres import ensure_database  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from flows import transform  # noqa: E402
+from flows.warehouse import prepare  # noqa: E402
 from ingestion.load import ingest_paths  # noqa: E402
-from ingestion.sample import generate  # noqa: E402
-from openecon import airflow_runtime, pipeline  # noqa: E402
-from openecon.pg import ensure_database  # noqa: E402
-from openecon.settings import Settings  # noqa: E402
+from orchestration import runtime as airflow_runtime  # noqa: E402
+from samples.generate import generate  # noqa: E402
 
 CITIES = os.environ.get("BENCH_CITIES", "430100,430200,430300").split(",")
 FIRST, LAST = os.environ.get("BENCH_FROM", "2025-07"), os.environ.get("BENCH_TO", "2025-09")
@@ -90,10 +92,10 @@ from airflow.sdk import dag, task
 def one_task_build():
     @task
     def dbt_build() -> None:
-        from openecon import pipeline
-        from openecon.settings import get_settings
+        from flows import transform
+        from core.settings import get_settings
 
-        pipeline.dbt_build(get_settings())
+        transform.dbt_build(get_settings())
 
     dbt_build()
 
@@ -162,11 +164,13 @@ def main() -> int:
     sample = STATE / "sample"
     if not sample.exists():
         generate(sample, FIRST, LAST, scale=0.02, cities=CITIES)
+    prepare(settings)
     ingest_paths([sample], settings)
-    pipeline.dbt(["parse"], settings)
+    transform.dbt(["parse"], settings)
     manifest = settings.dbt_target_dir / "manifest.json"
     nodes = json.loads(manifest.read_text())["nodes"]
-    counts = {k: sum(1 for n in nodes.values() if n["resource_type"] == k) for k in ("model", "seed", "snapshot", "test")}
+    counts = {k: sum(1 for n in nodes.values() if n["resource_type"] == k)
+              for k in ("model", "seed", "snapshot", "test")}
     say(f"project: {counts}")
 
     DAGS_DIR.mkdir(parents=True, exist_ok=True)

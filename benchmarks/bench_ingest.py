@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -27,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from core.postgres import EmbeddedPostgres  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from flows.warehouse import prepare  # noqa: E402
 from ingestion.contract import TRADE  # noqa: E402
-from openecon.pg import EmbeddedPostgres  # noqa: E402
-from openecon.settings import Settings  # noqa: E402
 
 CITY, PERIOD = "430100", "2025-09"
 SCALE = float(os.environ.get("BENCH_SCALE", "10"))  # scale 10 ≈ 1 M trade rows for Changsha
@@ -37,7 +37,7 @@ TO_SQL_ROWS = 100_000  # to_sql is ~30x slower; time it on a slice and report it
 
 
 def sample_file() -> Path:
-    from ingestion.sample import generate
+    from samples.generate import generate
 
     out = STATE / f"sample-s{SCALE:g}"
     csv_path = out / CITY / f"trade_{CITY}_{PERIOD.replace('-', '')}.csv"
@@ -51,6 +51,7 @@ def sample_file() -> Path:
 def fresh_schemas(conn) -> None:
     for schema in ("raw", "audit", "bench"):
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    prepare(Settings())  # what `openecon ingest` applies before it reads a file
 
 
 def child_ingest(path: Path) -> dict:
@@ -58,7 +59,7 @@ def child_ingest(path: Path) -> dict:
     code = (
         "import json, resource, sys, time\n"
         "from ingestion.load import ingest_paths\n"
-        "from openecon.settings import Settings\n"
+        "from core.settings import Settings\n"
         "t = time.perf_counter(); [r] = ingest_paths([sys.argv[1]], Settings())\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'status': r.status, 'rows': r.rows_loaded,"
         " 'rejected': r.rows_rejected, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
@@ -100,8 +101,8 @@ def xlsx_rate() -> tuple[int, float]:
     """Our workbook path (calamine read + validation) on the sample's project ledger."""
     from ingestion.contract import PROJECTS
     from ingestion.readers import open_workbook, read_sheet
-    from ingestion.sample import generate
     from ingestion.validate import validate
+    from samples.generate import generate
 
     out = STATE / "xlsx-s20"
     files = [p for p in generate(out, PERIOD, PERIOD, scale=20, cities=[CITY]) if p.suffix == ".xlsx"]

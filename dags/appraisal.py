@@ -21,38 +21,18 @@ errors are retried with backoff; failures land in `audit.pipeline_failures`.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+# An Airflow DAG file: the report DAG's shape is orchestration.report_dags.report_dag.
+from core.periods import YEAR_OR_QUARTER_PARAM_PATTERN
+from orchestration.report_dags import report_dag
 
-from openecon.airflow_runtime import WAREHOUSE_POOL
-from openecon.assets import MARTS
-from openecon.callbacks import default_args
-
-TZ = "Asia/Shanghai"
-
-
-@dag(
-    dag_id="appraisal",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 9 20 1,4,7,10 *", timezone=TZ),
-                                 assets=[MARTS]),
-    start_date=pendulum.datetime(2025, 1, 1, tz=TZ),
-    catchup=False,
-    max_active_runs=1,
-    params={"period": Param("", type="string", pattern=r"^(\d{4}(Q[1-4])?)?$",
-                            description="As of quarter YYYYQn, or YYYY for the year; empty = newest "
-                                        "quarter-end with figures, not after the month before the trigger")},
-    default_args=default_args(),
-    tags=["openecon", "appraisal", "quarterly"],
+appraisal = report_dag(
+    "appraisal",
+    cron="0 9 20 1,4,7,10 *",
+    period_pattern=YEAR_OR_QUARTER_PARAM_PATTERN,
+    period_help="As of quarter YYYYQn, or YYYY for the year; empty = newest "
+                "quarter-end with figures, not after the month before the trigger",
+    report="appraisal",
+    task_id="render_appraisal",
+    tags=["appraisal", "quarterly"],
     doc_md=__doc__,
 )
-def appraisal():
-    @task(pool=WAREHOUSE_POOL)
-    def render_appraisal(params=None, dag_run=None) -> dict:
-        from openecon import publishing
-
-        return publishing.in_task(publishing.appraisal, params, dag_run)
-
-    render_appraisal()
-
-
-appraisal()

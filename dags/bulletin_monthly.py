@@ -22,37 +22,18 @@ land in `audit.pipeline_failures`.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+# An Airflow DAG file: the report DAG's shape is orchestration.report_dags.report_dag.
+from core.periods import MONTH_PARAM_PATTERN
+from orchestration.report_dags import report_dag
 
-from openecon.airflow_runtime import WAREHOUSE_POOL
-from openecon.assets import MARTS
-from openecon.callbacks import default_args
-
-TZ = "Asia/Shanghai"
-
-
-@dag(
-    dag_id="bulletin_monthly",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 9 12 * *", timezone=TZ), assets=[MARTS]),
-    start_date=pendulum.datetime(2025, 1, 1, tz=TZ),
-    catchup=False,
-    max_active_runs=1,
-    params={"period": Param("", type="string", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
-                            description="Month YYYY-MM; empty = newest month with figures, "
-                                        "not after the month before the trigger")},
-    default_args=default_args(),
-    tags=["openecon", "bulletin", "monthly"],
+bulletin_monthly = report_dag(
+    "bulletin_monthly",
+    cron="0 9 12 * *",
+    period_pattern=MONTH_PARAM_PATTERN,
+    period_help="Month YYYY-MM; empty = newest month with figures, "
+                "not after the month before the trigger",
+    report="monthly_report",
+    task_id="render_scheduling_report",
+    tags=["bulletin", "monthly"],
     doc_md=__doc__,
 )
-def bulletin_monthly():
-    @task(pool=WAREHOUSE_POOL)
-    def render_scheduling_report(params=None, dag_run=None) -> dict:
-        from openecon import publishing
-
-        return publishing.in_task(publishing.monthly_report, params, dag_run)
-
-    render_scheduling_report()
-
-
-bulletin_monthly()

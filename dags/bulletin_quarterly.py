@@ -19,38 +19,18 @@ database errors are retried with backoff; failures land in `audit.pipeline_failu
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+# An Airflow DAG file: the report DAG's shape is orchestration.report_dags.report_dag.
+from core.periods import QUARTER_PARAM_PATTERN
+from orchestration.report_dags import report_dag
 
-from openecon.airflow_runtime import WAREHOUSE_POOL
-from openecon.assets import MARTS
-from openecon.callbacks import default_args
-
-TZ = "Asia/Shanghai"
-
-
-@dag(
-    dag_id="bulletin_quarterly",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 9 15 1,4,7,10 *", timezone=TZ),
-                                 assets=[MARTS]),
-    start_date=pendulum.datetime(2025, 1, 1, tz=TZ),
-    catchup=False,
-    max_active_runs=1,
-    params={"period": Param("", type="string", pattern=r"^(\d{4}Q[1-4])?$",
-                            description="Quarter YYYYQn; empty = newest complete quarter, "
-                                        "not after the month before the trigger")},
-    default_args=default_args(),
-    tags=["openecon", "bulletin", "quarterly"],
+bulletin_quarterly = report_dag(
+    "bulletin_quarterly",
+    cron="0 9 15 1,4,7,10 *",
+    period_pattern=QUARTER_PARAM_PATTERN,
+    period_help="Quarter YYYYQn; empty = newest complete quarter, "
+                "not after the month before the trigger",
+    report="quarterly_bulletin",
+    task_id="render_quarterly_bulletin",
+    tags=["bulletin", "quarterly"],
     doc_md=__doc__,
 )
-def bulletin_quarterly():
-    @task(pool=WAREHOUSE_POOL)
-    def render_quarterly_bulletin(params=None, dag_run=None) -> dict:
-        from openecon import publishing
-
-        return publishing.in_task(publishing.quarterly_bulletin, params, dag_run)
-
-    render_quarterly_bulletin()
-
-
-bulletin_quarterly()

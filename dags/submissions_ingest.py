@@ -26,19 +26,20 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from openecon.airflow_runtime import WAREHOUSE_POOL
-from openecon.assets import RAW_SUBMISSIONS
-from openecon.callbacks import default_args
+from core.constants import TIMEZONE, WAREHOUSE_POOL
+from core.periods import MONTH_PARAM_PATTERN
+from orchestration.assets import RAW_SUBMISSIONS
+from orchestration.callbacks import default_args
 
 
 @dag(
     dag_id="submissions_ingest",
     schedule="0 8 5-10 * *",  # daily on the 5th–10th: the deadline and late arrivals
-    start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,
     params={
-        "period": Param("", type="string", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
+        "period": Param("", type="string", pattern=MONTH_PARAM_PATTERN,
                         description="Reported month YYYY-MM; empty = month before the trigger"),
         "inbox": Param("", type="string", description="Inbox root; empty = the configured inbox"),
     },
@@ -51,9 +52,9 @@ def submissions_ingest():
     def find_cities(params=None, logical_date=None) -> list[dict]:
         from pathlib import Path
 
-        from openecon.periods import reporting_period
-        from openecon.pipeline import inbox_cities
-        from openecon.settings import get_settings
+        from core.periods import reporting_period
+        from core.settings import get_settings
+        from flows.intake import inbox_cities
 
         period = reporting_period(params["period"], logical_date)
         settings = get_settings()
@@ -66,11 +67,11 @@ def submissions_ingest():
     def ingest_city(job: dict) -> dict:
         from pathlib import Path
 
-        from openecon import pipeline
-        from openecon.settings import get_settings
+        from core.settings import get_settings
+        from flows import intake
 
         return {"city": job["city"],
-                **pipeline.ingest_inbox(Path(job["folder"]), get_settings(), up_to_period=job["period"])}
+                **intake.ingest_inbox(Path(job["folder"]), get_settings(), up_to_period=job["period"])}
 
     @task(outlets=[RAW_SUBMISSIONS])
     def publish(results: list[dict], outlet_events=None) -> dict:

@@ -19,15 +19,15 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from openecon.airflow_runtime import WAREHOUSE_POOL
-from openecon.assets import MARTS, RAW_SUBMISSIONS
-from openecon.callbacks import default_args
+from core.constants import TIMEZONE, WAREHOUSE_POOL
+from orchestration.assets import MARTS, RAW_SUBMISSIONS
+from orchestration.callbacks import default_args
 
 
 @dag(
     dag_id="warehouse_build",
     schedule=[RAW_SUBMISSIONS],
-    start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args={**default_args(), "pool": WAREHOUSE_POOL},  # every task here works in Postgres
@@ -37,21 +37,21 @@ from openecon.callbacks import default_args
 def warehouse_build():
     @task
     def dbt_build() -> None:
-        from openecon import pipeline
-        from openecon.settings import get_settings
+        from core.settings import get_settings
+        from flows import transform
 
-        pipeline.dbt_build(get_settings())
+        transform.dbt_build(get_settings())
 
     @task(outlets=[MARTS])
     def quality_gate() -> dict:
         from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException
 
-        from openecon import pipeline
-        from openecon.settings import get_settings
+        from core.settings import get_settings
+        from flows import quality
 
         ctx = get_current_context()
-        result = pipeline.quality_gate(get_settings(), triggered_by=f"{ctx['dag'].dag_id}/{ctx['run_id']}")
+        result = quality.quality_gate(get_settings(), triggered_by=f"{ctx['dag'].dag_id}/{ctx['run_id']}")
         if not result.success:
             raise AirflowFailException(result.summary())
         return {"run_id": result.run_id, "expectations": result.evaluated, "warnings": len(result.failures),
@@ -59,10 +59,10 @@ def warehouse_build():
 
     @task
     def dbt_docs() -> str:
-        from openecon import pipeline
-        from openecon.settings import get_settings
+        from core.settings import get_settings
+        from flows import transform
 
-        return str(pipeline.dbt_docs(get_settings()))
+        return str(transform.dbt_docs(get_settings()))
 
     built = dbt_build()
     built >> [quality_gate(), dbt_docs()]

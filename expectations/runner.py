@@ -11,10 +11,14 @@ import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from openecon.settings import Settings
+from core.in_force import current, in_force
+from core.settings import Settings
+from expectations import store
+from expectations.offline_docs import localize
+from expectations.suites import all_suites
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +121,6 @@ def raw_scope(conn) -> tuple[dict, str]:
     passing run covers every file up to its data version's max_file_id); on the first
     run, the files of the latest FIRST_RUN_PERIODS periods.
     """
-    from expectations import store
-    from openecon.data_version import in_force
 
     last = store.last_passed_max_file_id(conn)
     files = in_force(conn)
@@ -177,15 +179,11 @@ def run_checkpoint(settings: Settings, triggered_by: str = "cli") -> GateResult:
 def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
     import psycopg
 
-    from expectations import store
-    from expectations.suites import all_suites
-    from openecon.data_version import current
 
     t0 = time.monotonic()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        store.ensure_tables(conn)
         dv = current(conn)
         scope, window = raw_scope(conn)
         specs, skipped = [], []
@@ -206,7 +204,7 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
             raise
         result.run_id, result.data_version, result.skipped = run_id, dv, skipped
         result.seconds = round(time.monotonic() - t0, 2)
-        store.finish_run(conn, run_id, result, rows, datetime.now(timezone.utc))
+        store.finish_run(conn, run_id, result, rows, datetime.now(UTC))
     log.info("%s\n  raw scope: %s; %.1f s", result.summary(), scope, result.seconds)
     return result
 
@@ -270,7 +268,6 @@ def _checkpoint(settings: Settings, specs: list, run_id: str, dv: dict) -> tuple
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS},
     ))
     run = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
-    from expectations.offline_docs import localize
 
     localize(settings.data_docs_dir)  # GX's pages load CDN files; auditors may be offline
 

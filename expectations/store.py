@@ -3,67 +3,14 @@
 Every gate run writes one row to audit.quality_runs and one row per evaluated
 expectation to audit.quality_results, with the data version it checked, so BI
 tools chart quality over time and the bulletins can prove they were published on
-a passing run of the data they print.
+a passing run of the data they print. The tables are created by core.audit_schema.
 """
 
 from __future__ import annotations
 
 import json
 
-DDL = [
-    "CREATE SCHEMA IF NOT EXISTS audit",
-    """
-    CREATE TABLE IF NOT EXISTS audit.quality_runs (
-      run_id            text PRIMARY KEY,
-      started_at        timestamptz NOT NULL,
-      finished_at       timestamptz,
-      data_version      jsonb NOT NULL,
-      data_hash         text NOT NULL,
-      success           boolean,
-      evaluated         integer,
-      blocking_failures integer,
-      warnings          integer,
-      data_docs_index   text,
-      triggered_by      text,
-      raw_scope         jsonb,
-      skipped_suites    jsonb NOT NULL DEFAULT '[]'
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS quality_runs_data_hash ON audit.quality_runs (data_hash, finished_at)",
-    """
-    CREATE TABLE IF NOT EXISTS audit.quality_results (
-      run_id            text NOT NULL REFERENCES audit.quality_runs (run_id),
-      data_hash         text NOT NULL,
-      suite             text NOT NULL,
-      layer             text NOT NULL,
-      table_name        text NOT NULL,
-      expectation       text NOT NULL,
-      expectation_id    text,
-      column_name       text,
-      severity          text NOT NULL,
-      success           boolean NOT NULL,
-      observed_value    jsonb,
-      unexpected_count  bigint,
-      element_count     bigint,
-      unexpected_sample jsonb,
-      checked_at        timestamptz NOT NULL,
-      expectation_type  text,
-      description       text,
-      exception         text
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS quality_results_run ON audit.quality_results (run_id)",
-    "COMMENT ON TABLE audit.quality_runs IS 'One row per Great Expectations gate run: the data version "
-    "(submissions in force) it checked, the outcome and where its Data Docs are'",
-    "COMMENT ON TABLE audit.quality_results IS 'One row per expectation evaluated in a gate run: suite, "
-    "severity, success, observed value, unexpected count and a sample of failing rows'",
-]
-
-
-def ensure_tables(conn) -> None:
-    from ingestion.schema import run_ddl_once
-
-    run_ddl_once(conn, "openecon.quality.ensure", DDL, ["audit.quality_runs", "audit.quality_results"])
+from psycopg.rows import dict_row
 
 
 def _json(value) -> str | None:
@@ -115,8 +62,6 @@ class GateNotPassed(RuntimeError):
 
 def require_passed(conn, data_version: dict) -> str:
     """The run id of the latest gate run on ``data_version``; raises unless that run passed."""
-    from psycopg.rows import dict_row
-
     with conn.cursor(row_factory=dict_row) as cur:
         exists = cur.execute("SELECT to_regclass('audit.quality_runs') IS NOT NULL AS t").fetchone()["t"]
         run = cur.execute(

@@ -25,12 +25,13 @@ from functools import lru_cache
 import great_expectations.expectations as gxe
 from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
 
-from ingestion import contract, reference
+from core import reference
+from core.constants import PROVINCE_CODE
+from core.periods import PERIOD_RE
+from ingestion import contract
 
 BLOCKING = {"severity": "blocking"}
 WARNING = {"severity": "warning"}
-PERIOD_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
-PROVINCE = "430000"
 
 # The KPI kinds of the kpi_definitions seed (what the reconciliation rules read).
 ADDITIVE_KINDS = ("flow", "stock")  # province = Σ cities
@@ -105,7 +106,7 @@ def _code_set(name: str) -> list[str] | None:
         return sorted(p["park_code"] for p in reference.parks())
     if name == "county_of_city":
         return sorted(set().union(*reference.counties_by_city().values()))
-    return sorted(reference.code_list(name))
+    return sorted(contract.code_list(name))
 
 
 def raw_suite(sheet: contract.Sheet, window: str) -> SuiteSpec:
@@ -154,7 +155,7 @@ def raw_suite(sheet: contract.Sheet, window: str) -> SuiteSpec:
 def _common_staging(cities: list[str]) -> list:
     return [
         gxe.ExpectColumnValuesToNotBeNull(column="period", meta=BLOCKING),
-        gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE, meta=BLOCKING),
+        gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE.pattern, meta=BLOCKING),
         gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=cities, meta=BLOCKING),
         gxe.ExpectColumnValuesToBeOfType(column="month_start", type_="DATE", meta=BLOCKING),
         gxe.ExpectColumnValuesToBeOfType(column="file_id", type_="BIGINT", meta=BLOCKING),
@@ -186,7 +187,7 @@ def stg_projects(cities: list[str]) -> SuiteSpec:
             where greatest(signed_date, registered_date, started_date, production_date)
                   >= (month_start + interval '1 month')"""),
     ]
-    return SuiteSpec("staging.stg_submissions__projects", "staging", "stg_submissions__projects", tuple(exps))
+    return SuiteSpec("staging.stg_raw__projects", "staging", "stg_raw__projects", tuple(exps))
 
 
 def stg_parks(cities: list[str]) -> SuiteSpec:
@@ -201,7 +202,7 @@ def stg_parks(cities: list[str]) -> SuiteSpec:
             column_A="factory_built_10k_m2", column_B="factory_used_10k_m2", or_equal=True,
             ignore_row_if="either_value_is_missing", meta=BLOCKING),
     ]
-    return SuiteSpec("staging.stg_submissions__parks", "staging", "stg_submissions__parks", tuple(exps))
+    return SuiteSpec("staging.stg_raw__parks", "staging", "stg_raw__parks", tuple(exps))
 
 
 def stg_services(cities: list[str]) -> SuiteSpec:
@@ -212,7 +213,7 @@ def stg_services(cities: list[str]) -> SuiteSpec:
         gxe.ExpectColumnValuesToBeBetween(column="exports_10k_usd", min_value=0, meta=BLOCKING),
         gxe.ExpectColumnValuesToBeBetween(column="imports_10k_usd", min_value=0, meta=BLOCKING),
     ]
-    return SuiteSpec("staging.stg_submissions__services_trade", "staging", "stg_submissions__services_trade",
+    return SuiteSpec("staging.stg_raw__services_trade", "staging", "stg_raw__services_trade",
                      tuple(exps))
 
 
@@ -224,7 +225,7 @@ def stg_trade(cities: list[str], window: str) -> SuiteSpec:
     raw rows again (about 1 s per month of the demo's trade detail).
     """
     checks = {
-        "period": "period !~ '" + PERIOD_RE.replace("{", "{{").replace("}", "}}") + "'",  # GX formats {batch}
+        "period": "period !~ '" + PERIOD_RE.pattern.replace("{", "{{").replace("}", "}}") + "'",  # GX formats {batch}
         "city_code": f"city_code not in ({_codes(cities)})",
         "direction": f"direction not in ({_codes(contract.DIRECTIONS)})",
         "trade_mode": f"trade_mode not in ({_codes(contract.TRADE_MODES)})",
@@ -241,8 +242,8 @@ def stg_trade(cities: list[str], window: str) -> SuiteSpec:
             from (select *, {broken} as broken_columns from {{batch}} as b) as t
             where broken_columns <> ''"""),
     )
-    return SuiteSpec("staging.stg_submissions__trade", "staging", "stg_submissions__trade", exps,
-                     query=f"select * from staging.stg_submissions__trade where {window}")
+    return SuiteSpec("staging.stg_raw__trade", "staging", "stg_raw__trade", exps,
+                     query=f"select * from staging.stg_raw__trade where {window}")
 
 
 # --------------------------------------------------------------------------- marts
@@ -269,22 +270,22 @@ def kpi_city_month(cities: list[str]) -> SuiteSpec:
     exps = (
         gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=BLOCKING),
         gxe.ExpectColumnValuesToNotBeNull(column="period", meta=BLOCKING),
-        gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE, meta=BLOCKING),
-        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=[PROVINCE, *cities], meta=BLOCKING),
+        gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE.pattern, meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=[PROVINCE_CODE, *cities], meta=BLOCKING),
         gxe.ExpectColumnValuesToBeInSet(column="kpi_code", value_set=sorted(kinds), meta=BLOCKING),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["kpi_code", "city_code", "period"], meta=BLOCKING),
         rule("province_equals_sum_of_cities",
-             "province (430000) value_ytd and value_month = Σ cities, for the additive KPIs (kind flow or stock "
-             "in reference.kpi_definitions)", f"""
+             f"province ({PROVINCE_CODE}) value_ytd and value_month = Σ cities, "
+             "for the additive KPIs (kind flow or stock in reference.kpi_definitions)", f"""
             select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd,
                    p.value_month as province_month, c.sum_month as cities_month, c.cities
             from {{batch}} as p
             join (select kpi_code, period, sum(value_ytd) as sum_ytd, count(*) as cities,
                          -- 当月 is unknown for the province when a city reports 1–2月 together
                          case when count(value_month) = count(*) then sum(value_month) end as sum_month
-                  from {{batch}} as b where city_code <> '{PROVINCE}' group by kpi_code, period) as c
+                  from {{batch}} as b where city_code <> '{PROVINCE_CODE}' group by kpi_code, period) as c
               on c.kpi_code = p.kpi_code and c.period = p.period
-            where p.city_code = '{PROVINCE}' and p.kpi_code in ({_codes(additive)})
+            where p.city_code = '{PROVINCE_CODE}' and p.kpi_code in ({_codes(additive)})
               and (abs(coalesce(p.value_ytd, 0) - coalesce(c.sum_ytd, 0))
                      > 1e-6 * greatest(1, abs(coalesce(c.sum_ytd, 0)))
                    or (p.value_ytd is null) <> (c.sum_ytd is null)
@@ -296,9 +297,9 @@ def kpi_city_month(cities: list[str]) -> SuiteSpec:
             select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd, c.max_ytd
             from {{batch}} as p
             join (select kpi_code, period, sum(value_ytd) as sum_ytd, max(value_ytd) as max_ytd
-                  from {{batch}} as b where city_code <> '{PROVINCE}' group by kpi_code, period) as c
+                  from {{batch}} as b where city_code <> '{PROVINCE_CODE}' group by kpi_code, period) as c
               on c.kpi_code = p.kpi_code and c.period = p.period
-            where p.city_code = '{PROVINCE}' and p.kpi_code in ({_codes(distinct)})
+            where p.city_code = '{PROVINCE_CODE}' and p.kpi_code in ({_codes(distinct)})
               and (p.value_ytd > c.sum_ytd or p.value_ytd < c.max_ytd)"""),
         rule("ytd_non_decreasing", "value_ytd never falls within a year (sums of non-negative months, distinct "
              "counts over a growing set, the cities' YTD services figures)", ytd_drop.format(codes=_codes(strict))),
@@ -321,7 +322,7 @@ def kpi_city_month(cities: list[str]) -> SuiteSpec:
             from (select distinct period from {{batch}} as b) as p
             cross join marts.dim_city as c
             where not exists (select 1 from {{batch}} as k where k.city_code = c.city_code and k.period = p.period)
-              and not (right(p.period, 2) = '01' and c.city_code <> '{PROVINCE}' and coalesce(
+              and not (right(p.period, 2) = '01' and c.city_code <> '{PROVINCE_CODE}' and coalesce(
                   (select bool_and(f.is_combined_jan_feb) from {{batch}} as f
                    where f.city_code = c.city_code and f.period = left(p.period, 4) || '-02'), true))"""),
     )
@@ -357,7 +358,7 @@ def fct_park_month(cities: list[str]) -> SuiteSpec:
             gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=BLOCKING),
             gxe.ExpectColumnValuesToNotBeNull(column="park_code", meta=BLOCKING),
             gxe.ExpectColumnValuesToNotBeNull(column="period", meta=BLOCKING),
-            gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE, meta=BLOCKING),
+            gxe.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_RE.pattern, meta=BLOCKING),
             gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=cities, meta=BLOCKING),
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["park_code", "period"], meta=BLOCKING),
             gxe.ExpectColumnValuesToBeBetween(

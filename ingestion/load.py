@@ -8,10 +8,8 @@ for the same city, period and kind supersedes the earlier one.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 import json
-import os
-import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +17,13 @@ import pandas as pd
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
+from core import reference
+from core.files import atomic_copy, atomic_write_text
+from core.settings import Settings
 from ingestion.contract import FILE_PATTERNS, PROJECTS, TRADE, Sheet, sheets_of_kind
 from ingestion.readers import open_workbook, read_sheet
-from ingestion.schema import ensure_schema
 from ingestion.trade import stream_trade
 from ingestion.validate import FileRejected, Issue, validate
-from openecon.settings import Settings
 
 RECEIPT_ISSUES = 20  # first errors printed on a receipt; all are stored
 
@@ -111,9 +110,7 @@ def archive(path: Path, digest: str, settings: Settings) -> Path:
     target = settings.archive_dir / digest[:2] / f"{digest}{path.suffix.lower()}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+        atomic_copy(path, target)
     return target
 
 
@@ -200,9 +197,8 @@ def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: st
     rows = conn.execute(
         """
         WITH prev_file AS (
-            SELECT file_id FROM audit.submissions
+            SELECT file_id FROM audit.submissions_in_force
             WHERE city_code = %(city)s AND kind = 'workbook' AND period < %(period)s
-              AND status IN ('accepted', 'partial') AND superseded_at IS NULL
             ORDER BY period DESC, file_id DESC LIMIT 1
         )
         SELECT cur.row_number, cur.paid_in_cumulative, prev.paid_in_cumulative
@@ -255,11 +251,11 @@ def _file_checks(path: Path, receipt: Receipt, settings: Settings) -> None:
                                  "文件名应为「市州代码_年月.xlsx」或「trade_市州代码_年月.csv」",
                                  "file name must be <city>_<YYYYMM>.xlsx or trade_<city>_<YYYYMM>.csv"))
     receipt.kind, receipt.city_code, receipt.period = meta
-    from ingestion import reference
 
     if receipt.city_code not in reference.cities():
         raise FileRejected(Issue(path.name, None, None, None, receipt.city_code, "file_name",
-                                 "文件名中的市州代码不是本省市州", "the city code in the file name is not a city of the province"))
+                                 "文件名中的市州代码不是本省市州",
+                                 "the city code in the file name is not a city of the province"))
     size = path.stat().st_size
     if size == 0:
         raise FileRejected(Issue(path.name, None, None, None, None, "empty_file", "文件为空", "file is empty"))
@@ -318,8 +314,8 @@ def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings) -> Rec
             _store_issues(conn, receipt.file_id, receipt.issues)
             receipt.superseded = [r[0] for r in conn.execute(
                 """UPDATE audit.submissions SET superseded_at = now(), superseded_by = %s
-                   WHERE city_code = %s AND period = %s AND kind = %s AND file_id <> %s
-                     AND status IN ('accepted', 'partial') AND superseded_at IS NULL
+                   WHERE file_id IN (SELECT file_id FROM audit.submissions_in_force
+                                     WHERE city_code = %s AND period = %s AND kind = %s AND file_id <> %s)
                    RETURNING file_id""",
                 [receipt.file_id, receipt.city_code, receipt.period, receipt.kind, receipt.file_id],
             ).fetchall()]
@@ -343,9 +339,9 @@ def _store_receipt(conn, receipt: Receipt, settings: Settings) -> None:
     """Keep the receipt in audit and as a text file the city can fetch."""
     conn.execute("UPDATE audit.submissions SET receipt = %s WHERE file_id = %s",
                  [json.dumps(receipt.as_json(), ensure_ascii=False), receipt.file_id])
-    folder = settings.receipts_dir / (receipt.city_code or "unknown")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{receipt.file}.{receipt.file_id}.receipt.txt").write_text(receipt.text() + "\n", encoding="utf-8")
+    path = settings.receipt_path(receipt.city_code, receipt.file, receipt.file_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, receipt.text() + "\n")
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -366,7 +362,6 @@ def status_counts(receipts: list[Receipt]) -> dict[str, int]:
 
 def ingest_paths(paths: list[Path], settings: Settings) -> list[Receipt]:
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        ensure_schema(conn)
         return [ingest_file(p, conn, settings) for p in _in_period_order(expand(paths))]
 
 

@@ -53,7 +53,7 @@ def read_sheet(wb: python_calamine.CalamineWorkbook, sheet: Sheet, file: str) ->
             "工作表为空，缺少表头", "sheet is empty: no header row",
         ))
     h = find_header_row(rows, sheet)
-    for (r0, c0), (r1, c1) in ws.merged_cell_ranges or []:
+    for (r0, c0), (r1, _c1) in ws.merged_cell_ranges or []:
         if r0 <= h + 1 and r1 >= h:  # a merged cell in, or spanning into, the header row
             value = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
             raise FileRejected(Issue(

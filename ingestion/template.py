@@ -4,7 +4,7 @@ One xlsx workbook (填表说明 + one sheet per workbook sheet of the contract +
 a hidden 代码表 feeding the drop-downs) and one header-only CSV per file kind
 other than the workbook (the trade detail).  Sheets, headers, drop-downs,
 checks and the written rules all come from ``ingestion.contract`` and
-``ingestion.reference``: change a column there and the templates follow.
+``core.reference``: change a column there and the templates follow.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from ingestion import contract, reference
+from core import reference
+from ingestion import contract
 from ingestion.contract import Column, Sheet
 
 GUIDE_SHEET = "填表说明"
@@ -76,7 +77,7 @@ def _code_names() -> dict[str, str]:
 
 
 def _known_order(list_name: str) -> list[str]:
-    return reference.ordered_list(list_name)
+    return contract.ordered_list(list_name)
 
 
 def list_values(list_name: str, city_code: str | None) -> list[str]:
@@ -85,9 +86,9 @@ def list_values(list_name: str, city_code: str | None) -> list[str]:
     A city-specific list is empty without a city; the province-wide template
     then offers the values of every city.
     """
-    values = reference.code_list(list_name, city_code)
+    values = contract.code_list(list_name, city_code)
     if city_code is None and not values:
-        values = set().union(*(reference.code_list(list_name, c) for c in reference.cities()))
+        values = set().union(*(contract.code_list(list_name, c) for c in reference.cities()))
     order = {v: i for i, v in enumerate(_known_order(list_name))}
     return sorted(values, key=lambda v: (order.get(v, len(order)), v))  # codes sort naturally
 

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ingestion import reference
-from ingestion.codes import USCC_WEIGHTS, _VALUE
+from ingestion import contract
+from ingestion.codes import _VALUE, USCC_WEIGHTS
 from ingestion.contract import TRADE, Column
 from ingestion.validate import FORMULA_PREFIXES, FileRejected, Issue, map_headers
 
@@ -153,7 +153,7 @@ def stream_trade(path: Path, file_id: int, copy, settings=None) -> StreamResult:
             column_types={n: pa.string() for n in names}, strings_can_be_null=False,
             include_columns=[names[mapping[c.name]] for c in TRADE.columns]),
     )
-    code_sets = {c.name: pa.array(sorted(reference.code_list(c.code_list))) for c in TRADE.columns if c.code_list}
+    code_sets = {c.name: pa.array(sorted(contract.code_list(c.code_list))) for c in TRADE.columns if c.code_list}
     next_row = 2  # header is row 1
     try:
         for batch in reader:

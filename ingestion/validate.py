@@ -8,14 +8,15 @@ failed, to word their messages.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from ingestion import reference
+from core import reference
+from core.periods import month_end
+from ingestion import contract
 from ingestion.codes import uscc_valid
 from ingestion.contract import STAGES, Column, Sheet, split_unit
 
@@ -65,11 +66,6 @@ class FileRejected(Exception):
         issue.level = "file"
         super().__init__(issue.line())
         self.issue = issue
-
-
-def month_end(period: str) -> dt.date:
-    year, month = map(int, period.split("-"))
-    return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
 # --- headers -------------------------------------------------------------------
@@ -230,7 +226,7 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
                 c.flag(present & ~ok & ~formula, col, text, "pattern", f"格式不符（应为{_pattern_zh(col)}）",
                        f"does not match the required format {col.pattern}")
             if col.code_list:
-                allowed = reference.code_list(col.code_list, city_code)
+                allowed = contract.code_list(col.code_list, city_code)
                 unknown = present & ~text.isin(allowed).to_numpy() & ~formula
                 c.flag(unknown, col, text, f"code_list:{col.code_list}",
                        f"不在{_list_zh(col)}清单中", f"not in the list of {col.code_list.replace('_', ' ')}")
@@ -267,7 +263,7 @@ def _project_rules(c: _Collector, typed: pd.DataFrame, originals: dict, city_cod
 
     stage = typed["stage"]
     rank = stage.map(STAGE_RANK)
-    for i, (name, colname) in enumerate(MILESTONES):
+    for name, colname in MILESTONES:
         needed = (rank >= STAGE_RANK[name]) & (stage != "终止")
         missing = (needed & typed[colname].isna()).fillna(False).to_numpy()
         col = sheet.column(colname)

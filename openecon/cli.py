@@ -7,11 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from openecon.settings import get_settings
+from core.settings import Settings, get_settings
+
+
+def _warehouse() -> Settings:
+    """The settings, with the database up and the audit migrations and raw tables applied:
+    what every command that touches the warehouse does first."""
+    from core.postgres import ensure_database
+    from flows.warehouse import prepare
+
+    settings = get_settings()
+    ensure_database(settings)
+    prepare(settings)
+    return settings
 
 
 def cmd_db(args) -> int:
-    from openecon.pg import EmbeddedPostgres, ensure_database
+    from core.postgres import EmbeddedPostgres, ensure_database
 
     settings = get_settings()
     if not settings.embedded:
@@ -40,7 +52,7 @@ def cmd_db(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from ingestion.sample import generate
+    from samples.generate import generate
 
     files = generate(Path(args.out), args.from_, args.to, seed=args.seed, scale=args.scale,
                      with_errors=args.with_errors, cities=args.cities)
@@ -60,11 +72,8 @@ def cmd_template(args) -> int:
 
 def cmd_ingest(args) -> int:
     from ingestion.load import ingest_paths, status_counts
-    from openecon.pg import ensure_database
 
-    settings = get_settings()
-    ensure_database(settings)
-    receipts = ingest_paths([Path(p) for p in args.paths], settings)
+    receipts = ingest_paths([Path(p) for p in args.paths], _warehouse())
     for r in receipts:
         print(r.text())
     print("汇总 summary: " + ", ".join(f"{k} {v}" for k, v in status_counts(receipts).items()))
@@ -72,34 +81,28 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from openecon import pipeline
-    from openecon.pg import ensure_database
+    from flows import quality, transform
 
-    settings = get_settings()
-    ensure_database(settings)
-    pipeline.dbt_build(settings, full_refresh=args.full_refresh)
-    result = pipeline.quality_gate(settings)
+    settings = _warehouse()
+    transform.dbt_build(settings, full_refresh=args.full_refresh)
+    result = quality.quality_gate(settings)
     print(result.summary())
     return 0 if result.success else 1
 
 
 def cmd_docs(args) -> int:
-    from openecon import pipeline
-    from openecon.pg import ensure_database
+    from flows import transform
 
-    settings = get_settings()
-    ensure_database(settings)
-    out = pipeline.dbt_docs(settings)
+    out = transform.dbt_docs(_warehouse())
     print(f"dbt docs:  {out / 'static_index.html'}  (one file, opens offline)")
     print(f"           {out / 'index.html'}  (serve the folder: python -m http.server -d {out})")
     return 0
 
 
 def cmd_bulletin(args) -> int:
-    from bulletin.render import render
+    from reports.bulletin import render
 
-    settings = get_settings()
-    result = render(settings, args.period, Path(args.out) if args.out else None)
+    result = render(_warehouse(), args.period, Path(args.out) if args.out else None)
     state = "unchanged data, same version" if result["reused"] else "rendered"
     print(f"v{result['version']} ({state}); data version {result['data_version']['hash']}, "
           f"{result['data_version']['files']} files")
@@ -111,11 +114,11 @@ def cmd_bulletin(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from audit_report.render import render
-    from openecon.pg import ensure_database
+    from core.postgres import ensure_database
+    from reports.audit_report import render
 
     settings = get_settings()
-    ensure_database(settings)
+    ensure_database(settings)  # read-only: on an empty warehouse the report says so and creates nothing
     result = render(settings, args.period, Path(args.out) if args.out else None)
     for line in result["notices"]:
         print(line)
@@ -134,8 +137,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_airflow(args) -> int:
-    from openecon import airflow_runtime
-    from openecon.pg import ensure_database
+    from core.postgres import ensure_database
+    from orchestration import runtime as airflow_runtime
 
     settings = get_settings()
     ensure_database(settings)
@@ -146,8 +149,7 @@ def cmd_airflow(args) -> int:
 
 
 def cmd_contract(args) -> int:
-    from ingestion.contract import dbt_sources_yml
-    from openecon.pipeline import SOURCES_YML
+    from ingestion.contract import SOURCES_YML, dbt_sources_yml
 
     SOURCES_YML.write_text(dbt_sources_yml(), encoding="utf-8")
     print(f"wrote {SOURCES_YML}")
@@ -155,10 +157,10 @@ def cmd_contract(args) -> int:
 
 
 def cmd_appraisal(args) -> int:
-    from bulletin.appraisal import render
-    from openecon.periods import validate_quarter
+    from core.periods import validate_quarter
+    from reports.appraisal import render
 
-    result = render(get_settings(), validate_quarter(args.period), Path(args.out) if args.out else None)
+    result = render(_warehouse(), validate_quarter(args.period), Path(args.out) if args.out else None)
     print(f"v{result['version']} ({'unchanged data, same version' if result['reused'] else 'rendered'}); "
           f"data version {result['data_version']['hash']}")
     for line in [*result["paths"], *(f"changed: {c}" for c in result["changes"])]:

@@ -8,10 +8,13 @@ import time
 
 import psycopg
 
-from openecon import airflow_runtime
-from openecon.pg import ensure_database
-from openecon.pipeline import dbt_docs_dir
-from openecon.settings import get_settings
+from core.periods import latest_quarter
+from core.postgres import ensure_database
+from core.settings import get_settings
+from flows.transform import dbt_docs_dir
+from orchestration import runtime as airflow_runtime
+from reports.audit_report import render as audit_report
+from samples.generate import generate
 
 # Enough history for year-on-year figures of the latest quarter (and the December ledger
 # that 2024's funds are measured from), at the sample's realistic scale.
@@ -21,21 +24,11 @@ DEMO_FROM, DEMO_TO, DEMO_SCALE = "2023-12", "2025-09", 1.0
 DAGS = ("submissions_ingest", "warehouse_build", "bulletin_quarterly", "bulletin_monthly", "appraisal")
 
 
-def latest_quarter(period: str) -> str:
-    """The last complete quarter at or before a YYYY-MM period, as YYYYQn."""
-    year, month = map(int, period.split("-"))
-    if month < 3:
-        return f"{year - 1}Q4"
-    return f"{year}Q{month // 3}"
-
-
 def _say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
 
 def run() -> int:
-    from ingestion.sample import generate
-
     t0 = time.monotonic()
     settings = get_settings()
     where = "embedded Postgres in " + str(settings.pg_dir) if settings.embedded else \
@@ -66,8 +59,6 @@ def run() -> int:
             print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
             return 1
 
-    from audit_report.render import render as audit_report
-
     _say(f"writing the auditor's report for {quarter}")
     audit = audit_report(settings, quarter)["paths"]
     # the newest version of each document the report DAGs wrote (PDF, or HTML for the appraisal)
@@ -97,5 +88,5 @@ def run() -> int:
     print(f"  receipts:           {settings.receipts_dir}")
     print(f"  DAG run logs:       {logs}")
     print(f"  archived originals: {settings.archive_dir}")
-    print(f"  warehouse URL:      `openecon db url` (psql-compatible)")
+    print("  warehouse URL:      `openecon db url` (psql-compatible)")
     return 0

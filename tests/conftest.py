@@ -30,7 +30,7 @@ os.environ["OPENECON_OUTPUT_DIR"] = str(STATE / "output")
 os.environ["OPENECON_PG_PORT"] = str(_free_port())
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
-from openecon.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 os.environ.update(Settings().airflow_env())
 os.environ.update(Settings().dbt_env())
@@ -43,12 +43,19 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def pg(settings):
-    from openecon.pg import EmbeddedPostgres
+    from core.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(settings)
     server.start()
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that need the embedded Postgres carry the marker ``pg`` (``make test-fast`` skips them)."""
+    for item in items:
+        if "pg" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pg)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -58,20 +65,46 @@ def pytest_sessionfinish(session, exitstatus):
 WAREHOUSE_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "reference")
 
 
-@pytest.fixture
-def warehouse(pg, settings):
-    """A connection to an empty warehouse (every schema we own dropped first)."""
+def reset_warehouse(settings, prepare: bool = True) -> None:
+    """Drop every schema we own; then, unless ``prepare`` is False, apply what every command
+    applies first (the audit migrations and the raw tables: flows.warehouse.prepare)."""
     import psycopg
+
+    from flows.warehouse import prepare as prepare_warehouse
 
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         for schema in WAREHOUSE_SCHEMAS:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    if prepare:
+        prepare_warehouse(settings)
+
+
+def build_warehouse(settings, paths) -> list:
+    """An empty warehouse with ``paths`` ingested, every file accepted, and `dbt build` run
+    once: what the modules that read the marts start from. Returns the receipts."""
+    from flows.transform import dbt_build
+    from ingestion.load import ingest_paths
+
+    reset_warehouse(settings)
+    receipts = ingest_paths(paths, settings)
+    assert receipts and all(r.status == "accepted" for r in receipts), [r.text() for r in receipts if not r.ok]
+    dbt_build(settings)
+    return receipts
+
+
+@pytest.fixture
+def warehouse(pg, settings):
+    """A connection to an empty warehouse (every schema we own dropped, then prepared)."""
+    import psycopg
+
+    reset_warehouse(settings)
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         yield conn
 
 
 @pytest.fixture(scope="session")
 def airflow_db(pg, settings):
-    from openecon import airflow_runtime
+    from orchestration import runtime as airflow_runtime
 
     airflow_runtime.migrate(settings)
     return settings
@@ -80,7 +113,7 @@ def airflow_db(pg, settings):
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """Sample submissions of all 14 cities for two months (read-only for tests)."""
-    from ingestion.sample import generate
+    from samples.generate import generate
 
     out = tmp_path_factory.mktemp("sample")
     generate(out, "2025-08", "2025-09", scale=0.05)

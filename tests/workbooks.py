@@ -8,10 +8,10 @@ from pathlib import Path
 
 import xlsxwriter
 
-from ingestion import reference
+from core import reference
 from ingestion.codes import uscc_check_char
 from ingestion.contract import PARKS, PROJECTS, SERVICES, TRADE, Sheet
-from ingestion.sample import park_row
+from samples.entities import park_row
 
 
 def project_row(city: str, n: int, **overrides) -> dict:

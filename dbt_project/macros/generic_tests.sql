@@ -1,4 +1,4 @@
-{#- Generic data tests used by the reference seeds (dbt >= 1.10: arguments go under `arguments:`). -#}
+{#- Generic data tests used by the reference seeds and staging (dbt >= 1.10: arguments go under `arguments:`). -#}
 
 {#- No two rows share the same values in these columns (a composite key). -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
@@ -10,20 +10,20 @@ having count(*) > 1
 {% endtest %}
 
 
-{#- The province row (430000) equals the sum of its cities, per group (e.g. year, kpi_code).
+{#- The province row (var openecon_province_code) equals the sum of its cities, per group (e.g. year, kpi_code).
     Use `config: where:` to leave out ratios, which are not additive. -#}
 {% test province_is_sum_of_cities(model, column_name, group_by, city_column='city_code',
-                                  province_code='430000', tolerance=0.05) %}
+                                  tolerance=0.05) %}
   {%- set keys = group_by | join(', ') %}
 with rows as (
   select {{ keys }}, {{ city_column }} as city_code, {{ column_name }} as value from {{ model }}
 ),
 province as (
-  select {{ keys }}, value as province_value from rows where city_code = '{{ province_code }}'
+  select {{ keys }}, value as province_value from rows where city_code = {{ province_code() }}
 ),
 cities as (
   select {{ keys }}, sum(value) as cities_sum, count(*) as n_cities
-  from rows where city_code <> '{{ province_code }}' group by {{ keys }}
+  from rows where city_code <> {{ province_code() }} group by {{ keys }}
 )
 select *
 from province full outer join cities using ({{ keys }})

@@ -48,7 +48,7 @@ using (
     stale as (
         -- partitions built from a ledger no longer in force (a correction superseded it)
         select s.city_code, s.period
-        from {{ source('audit', 'submissions') }} as s
+        from {{ ref('stg_audit__submissions') }} as s
         where s.kind = 'workbook'
           and s.status in ('accepted', 'partial')
           and not exists (select 1 from ledgers as l where l.file_id = s.file_id)
@@ -60,7 +60,7 @@ using (
         from unbuilt as u
         inner join ledgers as n
             on n.city_code = u.city_code and n.period = u.next_built_period
-        where exists (select 1 from {{ ref('stg_submissions__projects') }} as p where p.file_id = u.file_id)
+        where exists (select 1 from {{ ref('stg_raw__projects') }} as p where p.file_id = u.file_id)
            or exists (select 1 from {{ this }} as b
                       where b.city_code = n.city_code and b.period = n.period
                         and b.previous_ledger_period is distinct from n.previous_ledger_period)

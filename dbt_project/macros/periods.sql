@@ -20,3 +20,8 @@
 {% macro local_date(ts, tz) -%}
     cast(timezone('{{ tz }}', {{ ts }}) as date)
 {%- endmacro %}
+
+{#- the province's own code (its rows in the marts), quoted: '430000' for Hunan -#}
+{% macro province_code() -%}
+    '{{ var("openecon_province_code") }}'
+{%- endmacro %}

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import WAREHOUSE_SCHEMAS
+from tests.conftest import reset_warehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,8 @@ class Api:
     def wait_run(self, dag_id: str, run_id: str) -> dict:
         run = self.wait(f"{dag_id} run {run_id}",
                         lambda: (r := self("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))["state"] in TERMINAL and r)
-        assert run["state"] == "success", f"{dag_id} {run_id} ended {run['state']}:\n{self.failure_logs(dag_id, run_id)}"
+        assert run["state"] == "success", \
+            f"{dag_id} {run_id} ended {run['state']}:\n{self.failure_logs(dag_id, run_id)}"
         return run
 
     def failure_logs(self, dag_id: str, run_id: str) -> str:
@@ -113,7 +114,7 @@ class Api:
 
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory) -> Path:
-    from ingestion.sample import generate
+    from samples.generate import generate
 
     out = tmp_path_factory.mktemp("standalone-inbox")
     # All 14 cities: the quality gate blocks a period that misses a city.
@@ -123,7 +124,7 @@ def inbox(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def standalone(airflow_db, settings):  # airflow_db: migrated, with the openecon pool
-    from openecon import airflow_runtime
+    from orchestration import runtime as airflow_runtime
 
     port = _free_port()
     # Private ports for the log servers too, so a developer's `make airflow` can run beside the tests.
@@ -139,12 +140,6 @@ def standalone(airflow_db, settings):  # airflow_db: migrated, with the openecon
             yield {"proc": proc, "api": api, "log": log_path}
         finally:
             airflow_runtime.stop_standalone(proc)
-
-
-def reset_warehouse(settings) -> None:
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        for schema in WAREHOUSE_SCHEMAS:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def marts_fingerprint(settings) -> dict[str, tuple[int, str]]:
@@ -210,14 +205,14 @@ def month_by_month(settings, inbox: Path) -> dict:
     quality gate and docs tasks do not write marts, and the scheduler round trips would
     only add minutes.
     """
-    from openecon import pipeline
-    from openecon.pipeline import inbox_cities
+    from flows import intake, transform
+    from flows.intake import inbox_cities
 
     reset_warehouse(settings)
     for period in MONTHS:
         for city in inbox_cities(inbox):
-            pipeline.ingest_inbox(inbox / city, settings, up_to_period=period)
-        pipeline.dbt_build(settings)
+            intake.ingest_inbox(inbox / city, settings, up_to_period=period)
+        transform.dbt_build(settings)
     return marts_fingerprint(settings)
 
 
@@ -256,7 +251,7 @@ def test_backfill_of_three_months_equals_month_by_month_runs_and_rerun_is_noop(s
 
 
 def test_standalone_stops_on_ctrl_c_without_leftover_processes(standalone):
-    from openecon import airflow_runtime
+    from orchestration import runtime as airflow_runtime
 
     proc = standalone["proc"]
     assert airflow_runtime.session_pids(proc.pid), "standalone should still be running here"

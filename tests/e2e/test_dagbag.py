@@ -3,7 +3,7 @@
 import socket
 import time
 
-from openecon.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 DAGS = {"submissions_ingest", "warehouse_build", "bulletin_monthly", "bulletin_quarterly", "appraisal"}
 # Tasks that write to the warehouse Postgres: they must share the openecon_warehouse pool.
@@ -33,8 +33,8 @@ def test_dag_folder_has_no_import_errors_and_is_documented(monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk import Param
 
-    from openecon.airflow_runtime import WAREHOUSE_POOL
-    from openecon.callbacks import TransientOnly, notify_failure, record_failure
+    from core.constants import WAREHOUSE_POOL
+    from orchestration.callbacks import TransientOnly, notify_failure, record_failure
 
     t0 = time.monotonic()
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
@@ -74,15 +74,16 @@ def test_only_transient_failures_are_retried():
     import sqlalchemy.exc
     from airflow.sdk.definitions.retry_policy import RetryAction
 
-    from openecon.callbacks import TransientOnly
-    from openecon.pipeline import StepFailed
+    from flows.transform import StepFailed
+    from orchestration.callbacks import TransientOnly
 
     policy = TransientOnly()
 
     def action(exc):
         return policy.evaluate(exc, try_number=1, max_tries=3).action
 
-    assert action(psycopg.errors.AdminShutdown("terminating connection due to administrator command")) == RetryAction.RETRY
+    shutdown = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    assert action(shutdown) == RetryAction.RETRY
     assert action(psycopg.OperationalError("connection to server at 127.0.0.1 failed: refused")) == RetryAction.RETRY
     assert action(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("closed"))) == RetryAction.RETRY
     # dbt runs as a subprocess: its dropped connection is recognised in its output
@@ -114,6 +115,6 @@ def test_openecon_airflow_runs_airflows_cli_on_our_dags(airflow_db, settings):
         return json.loads(proc.stdout[start.start():])
 
     assert {d["dag_id"] for d in cli("dags", "list", "--local")} == DAGS
-    from openecon.airflow_runtime import WAREHOUSE_POOL
+    from core.constants import WAREHOUSE_POOL
 
     assert WAREHOUSE_POOL in {p["pool"] for p in cli("pools", "list")}

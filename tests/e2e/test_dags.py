@@ -14,8 +14,8 @@ import time
 import psycopg
 import pytest
 
-from ingestion import reference
-from ingestion.sample import park_row
+from core import reference
+from samples.entities import park_row
 
 PARK_COLUMNS = ["planned_area_mu", "developed_area_mu", "factory_built_10k_m2", "factory_used_10k_m2",
                 "enterprises", "above_scale_enterprises", "tax_ytd_10k_cny", "revenue_ytd_10k_cny", "employees"]
@@ -24,7 +24,7 @@ PARK_COLUMNS = ["planned_area_mu", "developed_area_mu", "factory_built_10k_m2", 
 def dag(dag_id):
     from airflow.dag_processing.dagbag import DagBag
 
-    from openecon.settings import PROJECT_ROOT
+    from core.settings import PROJECT_ROOT
 
     return DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{dag_id}.py")).dags[dag_id]
 
@@ -82,7 +82,8 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
         + [f"bulletin_2025Q3_v1.{e}" for e in ("html", "pdf", "xlsx")]
         + [f"appraisal_2025Q3_v1.{e}" for e in ("html", "xlsx", "json")])
     assert "2025年9月全省招商引资项目调度情况" in (out / "scheduling_2025-09_v1.html").read_text("utf-8")
-    assert "关于2025年三季度全省开放型经济主要指标完成情况的通报" in (out / "bulletin_2025Q3_v1.html").read_text("utf-8")
+    bulletin_html = (out / "bulletin_2025Q3_v1.html").read_text("utf-8")
+    assert "关于2025年三季度全省开放型经济主要指标完成情况的通报" in bulletin_html
     appraisal_html = (out / "appraisal_2025Q3_v1.html").read_text("utf-8")
     assert "关于2025年1—9月全省各市州开放型经济工作绩效考核情况的通报" in appraisal_html
     assert "长沙市" in appraisal_html and "计分过程" in appraisal_html
@@ -102,7 +103,7 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
         assert report(dag_id).state == DagRunState.SUCCESS, dag_id
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == snapshot
     assert warehouse.execute("SELECT kind, period, version FROM audit.bulletins ORDER BY 1").fetchall() == [
-        ("monthly", "2025-09", 1), ("quarterly", "2025Q3", 1)]
+        ("appraisal", "2025Q3", 1), ("monthly", "2025-09", 1), ("quarterly", "2025Q3", 1)]
 
     # A period the marts have no figures for is skipped with the reason, not published empty.
     empty = report("bulletin_monthly", period="2024-03")
@@ -119,8 +120,8 @@ def report(dag_id, period=""):
 
 
 def test_ingest_for_a_period_takes_that_month_and_late_files_not_later_ones(warehouse, settings, sample_dir):
+    from flows.intake import new_inbox_files
     from ingestion.load import parse_file_name
-    from openecon.pipeline import new_inbox_files
 
     august = new_inbox_files(sample_dir, settings, up_to_period="2025-08")
     assert len(august) == 28 and {parse_file_name(f.name)[2] for f in august} == {"2025-08"}
@@ -131,7 +132,7 @@ def test_ingest_for_a_period_takes_that_month_and_late_files_not_later_ones(ware
 def test_warehouse_pool_exists_after_migrate(airflow_db):
     from airflow.models.pool import Pool
 
-    from openecon.airflow_runtime import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+    from core.constants import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
 
     pool = Pool.get_pool(WAREHOUSE_POOL)
     assert pool is not None and pool.slots == WAREHOUSE_POOL_SLOTS == 2
@@ -177,7 +178,8 @@ def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sa
     assert len(failures) == 1
     dag_id, run_id, task_id, try_number, has_date, exception = failures[0]
     assert (dag_id, run_id, task_id, try_number, has_date) == ("warehouse_build", run.run_id, "quality_gate", 1, True)
-    assert exception.startswith("AirflowFailException") and "expect_column_pair_values_a_to_be_greater_than_b" in exception
+    assert exception.startswith("AirflowFailException")
+    assert "expect_column_pair_values_a_to_be_greater_than_b" in exception
     sink.close()
     assert len(sink.messages) == 1
     assert "duty@example.org" in sink.messages[0] and "warehouse_build.quality_gate" in sink.messages[0]
@@ -243,25 +245,22 @@ def test_dropped_connection_is_retried_and_leaves_no_duplicates(airflow_db, ware
                                                                 tmp_path, monkeypatch):
     from airflow.utils.state import DagRunState, TaskInstanceState
 
-    from tests.conftest import WAREHOUSE_SCHEMAS
-    from ingestion.schema import ensure_warehouse_schema
-    from openecon import pipeline
+    from flows import intake
+    from tests.conftest import reset_warehouse
 
     inbox = tmp_path / "inbox"
     for city in ("430100", "430200"):
         shutil.copytree(sample_dir / city, inbox / city)
     # A clean run of the same files, for the counts to compare with.
     for city in ("430100", "430200"):
-        pipeline.ingest_inbox(inbox / city, settings, up_to_period="2025-09")
+        intake.ingest_inbox(inbox / city, settings, up_to_period="2025-09")
     clean = raw_counts(warehouse)
     assert clean["raw.trade"] > 0 and len(clean["audit.submissions"]) == 8
-    for schema in WAREHOUSE_SCHEMAS:
-        warehouse.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    reset_warehouse(settings)
 
     # Hold the second trade COPY after its 5th row (that city's August files are then committed),
     # so a helper can find it in pg_stat_activity and drop its connection. A sequence is not rolled
     # back, so the retry's COPY passes.
-    ensure_warehouse_schema(settings)
     warehouse.execute("CREATE SEQUENCE audit.test_trade_copies")
     warehouse.execute("""CREATE FUNCTION audit.test_hold_copy() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN IF nextval('audit.test_trade_copies') = 2 THEN PERFORM pg_sleep(120); END IF; RETURN NEW; END $$""")

@@ -9,8 +9,8 @@ import sys
 
 import psycopg
 
-from openecon.pg import EmbeddedPostgres
-from openecon.settings import Settings
+from core.postgres import EmbeddedPostgres
+from core.settings import Settings
 from tests.conftest import _free_port
 
 

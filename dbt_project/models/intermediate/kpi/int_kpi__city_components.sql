@@ -15,7 +15,7 @@ trade as (
 ),
 
 enterprises as (
-    select * from {{ ref('int_kpi__trade_enterprises') }} where city_code <> '430000'
+    select * from {{ ref('int_kpi__trade_enterprises') }} where city_code <> {{ province_code() }}
 ),
 
 parks as (
@@ -34,7 +34,7 @@ parks as (
 
 services as (
     select city_code, period, sum(exports_10k_usd + imports_10k_usd) / 10000 as services_100m_usd
-    from {{ ref('stg_submissions__services_trade') }}
+    from {{ ref('stg_raw__services_trade') }}
     group by city_code, period
 ),
 

@@ -5,7 +5,7 @@
 -- Incremental by ledger (macros/ledger_partitions.sql): a ledger's row reads that
 -- ledger and the December before it, which is earlier, so a correction of that
 -- December rebuilds this row too.
--- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_submissions__projects') }} (macros/ledger_partitions.sql)
+-- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_audit__submissions') }}, {{ ref('stg_raw__projects') }} (macros/ledger_partitions.sql)
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

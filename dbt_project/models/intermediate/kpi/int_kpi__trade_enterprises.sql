@@ -69,7 +69,7 @@ rows as (
     union all
 
     select
-        '430000' as city_code,
+        {{ province_code() }} as city_code,
         m.period,
         m.year,
         sum(coalesce(n.new_enterprises, 0)) over (

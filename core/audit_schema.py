@@ -1,0 +1,221 @@
+"""The ``audit`` schema: every table, view and grant, as ordered migrations.
+
+This module is the one owner of ``audit``. Each migration is a list of idempotent
+statements applied once, in order, and recorded in ``audit.schema_migrations``; the
+statements stay idempotent (IF NOT EXISTS, OR REPLACE) so a database created before
+migrations were numbered upgrades in place. :func:`migrate` runs at the start of every
+command and pipeline step (``flows.warehouse.prepare``), never lazily from call sites.
+
+The read grant goes to the auditor role named in the settings (the same value dbt uses
+as ``var('openecon_auditor_role')``), when that role exists: dbt's build creates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def _row_issue_table(table: str) -> tuple[str, ...]:
+    """Rejections and warnings have the same shape, kept in two tables."""
+    return (
+        f"""
+        CREATE TABLE IF NOT EXISTS audit.{table} (
+          file_id     bigint NOT NULL REFERENCES audit.submissions (file_id),
+          sheet       text,
+          row_number  integer,
+          column_name text,
+          value       text,
+          rule        text NOT NULL,
+          message_zh  text NOT NULL,
+          message_en  text NOT NULL
+        )
+        """,
+        f"CREATE INDEX IF NOT EXISTS {table}_file ON audit.{table} (file_id)",
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "submissions and row issues", (
+        """
+        CREATE TABLE IF NOT EXISTS audit.submissions (
+          file_id       bigserial PRIMARY KEY,
+          file_name     text NOT NULL,
+          sha256        char(64) NOT NULL,
+          city_code     text,
+          period        text,
+          kind          text,
+          received_at   timestamptz NOT NULL DEFAULT now(),
+          status        text NOT NULL CHECK (status IN ('accepted', 'partial', 'rejected', 'duplicate')),
+          rows          integer NOT NULL DEFAULT 0,
+          rows_rejected integer NOT NULL DEFAULT 0,
+          reason        text,
+          superseded_at timestamptz,
+          superseded_by bigint REFERENCES audit.submissions (file_id),
+          archive_path  text,
+          receipt       jsonb
+        )
+        """,
+        # At most one loaded copy of any byte content: a second one is a duplicate.
+        """
+        CREATE UNIQUE INDEX IF NOT EXISTS submissions_loaded_sha256
+          ON audit.submissions (sha256) WHERE status IN ('accepted', 'partial')
+        """,
+        "CREATE INDEX IF NOT EXISTS submissions_city_period_kind ON audit.submissions (city_code, period, kind)",
+        *_row_issue_table("rejected_rows"),
+        *_row_issue_table("row_warnings"),
+        "COMMENT ON TABLE audit.submissions IS "
+        "'One row per received file: status, rows loaded and rejected, supersession'",
+        "COMMENT ON TABLE audit.rejected_rows IS 'Quarantined rows with file, sheet, row, column, value and rule'",
+        "COMMENT ON TABLE audit.row_warnings IS 'Accepted rows flagged for review, e.g. paid-in revisions'",
+    )),
+    Migration(2, "the files in force", (
+        # The one definition of "in force": loaded and not superseded by a later file of the
+        # same city, period and kind. Python (data versions, documents, intake) and dbt read it.
+        """
+        CREATE OR REPLACE VIEW audit.submissions_in_force AS
+        SELECT * FROM audit.submissions
+        WHERE status IN ('accepted', 'partial') AND superseded_at IS NULL
+        """,
+        "COMMENT ON VIEW audit.submissions_in_force IS "
+        "'The submission files in force: loaded and not superseded by a later file'",
+    )),
+    Migration(3, "quality gate runs and results", (
+        """
+        CREATE TABLE IF NOT EXISTS audit.quality_runs (
+          run_id            text PRIMARY KEY,
+          started_at        timestamptz NOT NULL,
+          finished_at       timestamptz,
+          data_version      jsonb NOT NULL,
+          data_hash         text NOT NULL,
+          success           boolean,
+          evaluated         integer,
+          blocking_failures integer,
+          warnings          integer,
+          data_docs_index   text,
+          triggered_by      text,
+          raw_scope         jsonb,
+          skipped_suites    jsonb NOT NULL DEFAULT '[]'
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS quality_runs_data_hash ON audit.quality_runs (data_hash, finished_at)",
+        """
+        CREATE TABLE IF NOT EXISTS audit.quality_results (
+          run_id            text NOT NULL REFERENCES audit.quality_runs (run_id),
+          data_hash         text NOT NULL,
+          suite             text NOT NULL,
+          layer             text NOT NULL,
+          table_name        text NOT NULL,
+          expectation       text NOT NULL,
+          expectation_id    text,
+          column_name       text,
+          severity          text NOT NULL,
+          success           boolean NOT NULL,
+          observed_value    jsonb,
+          unexpected_count  bigint,
+          element_count     bigint,
+          unexpected_sample jsonb,
+          checked_at        timestamptz NOT NULL,
+          expectation_type  text,
+          description       text,
+          exception         text
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS quality_results_run ON audit.quality_results (run_id)",
+        "COMMENT ON TABLE audit.quality_runs IS 'One row per Great Expectations gate run: the data version "
+        "(submissions in force) it checked, the outcome and where its Data Docs are'",
+        "COMMENT ON TABLE audit.quality_results IS 'One row per expectation evaluated in a gate run: suite, "
+        "severity, success, observed value, unexpected count and a sample of failing rows'",
+    )),
+    Migration(4, "register of published documents", (
+        """
+        CREATE TABLE IF NOT EXISTS audit.bulletins (
+          id            bigserial PRIMARY KEY,
+          kind          text NOT NULL CHECK (kind IN ('quarterly', 'monthly')),
+          period        text NOT NULL,
+          version       integer NOT NULL,
+          data_version  jsonb NOT NULL,
+          data_hash     text NOT NULL,
+          created_at    timestamptz NOT NULL DEFAULT now(),
+          paths         jsonb NOT NULL DEFAULT '[]',
+          changes       jsonb NOT NULL DEFAULT '[]',
+          figures       jsonb NOT NULL DEFAULT '{}',
+          UNIQUE (kind, period, version)
+        )
+        """,
+        # the passing quality gate run (audit.quality_runs.run_id) the version was published on
+        "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS quality_run_id text",
+        "COMMENT ON TABLE audit.bulletins IS 'One row per published document version: data version "
+        "(submissions used), output files and the figures changed since the previous version'",
+    )),
+    Migration(5, "pipeline failures", (
+        """
+        CREATE TABLE IF NOT EXISTS audit.pipeline_failures (
+          id             bigserial PRIMARY KEY,
+          dag_id         text NOT NULL,
+          run_id         text NOT NULL,
+          task_id        text NOT NULL,
+          map_index      integer NOT NULL DEFAULT -1,
+          try_number     integer,
+          logical_date   timestamptz,
+          exception      text,
+          recorded_at    timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        "COMMENT ON TABLE audit.pipeline_failures IS 'One row per failed Airflow task instance "
+        "(after its last try): DAG, run, task, try, logical date and the exception'",
+    )),
+    Migration(6, "every document kind in the register (the appraisal too)", (
+        "ALTER TABLE audit.bulletins DROP CONSTRAINT IF EXISTS bulletins_kind_check",
+        "ALTER TABLE audit.bulletins ADD CONSTRAINT bulletins_kind_check "
+        "CHECK (kind IN ('quarterly', 'monthly', 'appraisal'))",
+        # what a version was published from when it is not a data-version change alone
+        "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS content_hash text",
+    )),
+)
+
+LATEST = MIGRATIONS[-1].version
+_LOCK = "openecon.audit_schema.migrate"
+
+
+def migrate(conn: psycopg.Connection, settings: Settings) -> list[int]:
+    """Apply the migrations not applied yet, in one transaction under an advisory lock
+    (CREATE ... IF NOT EXISTS is not race-free); returns the versions applied now."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_LOCK])
+        conn.execute("CREATE SCHEMA IF NOT EXISTS audit")
+        conn.execute("""CREATE TABLE IF NOT EXISTS audit.schema_migrations (
+                          version    integer PRIMARY KEY,
+                          name       text NOT NULL,
+                          applied_at timestamptz NOT NULL DEFAULT now())""")
+        done = {r[0] for r in conn.execute("SELECT version FROM audit.schema_migrations").fetchall()}
+        applied = []
+        for m in MIGRATIONS:
+            if m.version in done:
+                continue
+            for stmt in m.statements:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO audit.schema_migrations (version, name) VALUES (%s, %s)", [m.version, m.name])
+            applied.append(m.version)
+        if applied:  # later tables get the grant from dbt's default privileges and on-run-end
+            _grant_auditor(conn, settings.auditor_role)
+    return applied
+
+
+def _grant_auditor(conn: psycopg.Connection, role: str) -> None:
+    """SELECT on all of audit for the auditor role, when it exists (dbt's build creates it)."""
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is None:
+        return
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA audit TO {}").format(sql.Identifier(role)))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA audit TO {}").format(sql.Identifier(role)))

@@ -1,0 +1,223 @@
+"""The one place where every connection setting is derived.
+
+Everything (dbt profile, Airflow metadata DB and warehouse connection, GX
+datasource, our own loaders) reads the database from here.  The only input is
+``OPENECON_DATABASE_URL``; without it we use the embedded cluster whose
+password is generated on first use and kept outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+from core.constants import PROVINCE_CODE, TIMEZONE
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+EMBEDDED_USER = "openecon"
+EMBEDDED_PORT = 54329
+WAREHOUSE_DB = "warehouse"
+AIRFLOW_DB = "airflow"
+WAREHOUSE_CONN_ID = "openecon_warehouse"
+
+
+@dataclass(frozen=True)
+class DbParams:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    def url(self, driver: str = "postgresql", dbname: str | None = None) -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return f"{driver}://{auth}@{self.host}:{self.port}/{dbname or self.dbname}"
+
+    def conninfo(self, dbname: str | None = None) -> dict:
+        """Keyword arguments for psycopg.connect."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": dbname or self.dbname,
+        }
+
+
+def parse_url(url: str) -> DbParams:
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        raise ValueError(f"OPENECON_DATABASE_URL must be a postgresql:// URL, got {parts.scheme!r}")
+    return DbParams(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=(parts.path or "/").lstrip("/") or WAREHOUSE_DB,
+    )
+
+
+class Settings:
+    """Derived configuration.  Cheap to build; reads the environment once."""
+
+    def __init__(self, environ: dict | None = None):
+        env = os.environ if environ is None else environ
+        self.external_url: str | None = env.get("OPENECON_DATABASE_URL") or None
+        self.state_dir = Path(env.get("OPENECON_STATE_DIR") or PROJECT_ROOT / ".openecon").resolve()
+        self.output_dir = Path(env.get("OPENECON_OUTPUT_DIR") or PROJECT_ROOT / "output").resolve()
+        self.pg_port = int(env.get("OPENECON_PG_PORT") or EMBEDDED_PORT)
+        self.pg_bin = env.get("OPENECON_PG_BIN") or None
+        self._inbox = env.get("OPENECON_INBOX_DIR") or None
+        # Intake limits: a larger file, or a larger share of bad rows, rejects the whole file.
+        self.max_file_mb = float(env.get("OPENECON_MAX_FILE_MB") or 512)
+        self.max_bad_row_share = float(env.get("OPENECON_MAX_BAD_ROW_SHARE") or 0.2)
+        # Read-only group roles (SPEC §4); dbt reads the same names (dbt_project.yml vars).
+        self.bi_reader_role = env.get("OPENECON_BI_READER_ROLE") or "bi_reader"
+        self.auditor_role = env.get("OPENECON_AUDITOR_ROLE") or "auditor"
+
+    # --- locations -------------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        return self.external_url is None
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.state_dir / "pg"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state_dir / "airflow"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.state_dir / "gx"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Content-addressed copies of every received file."""
+        return self.state_dir / "archive"
+
+    @property
+    def inbox_dir(self) -> Path:
+        """Drop folder with one sub-folder per city code (OPENECON_INBOX_DIR)."""
+        return Path(self._inbox).resolve() if self._inbox else self.state_dir / "inbox"
+
+    @property
+    def receipts_dir(self) -> Path:
+        """Receipts as text files, one folder per city, for the clerks to fetch."""
+        return self.output_dir / "receipts"
+
+    def receipt_path(self, city_code: str | None, file_name: str, file_id: int) -> Path:
+        """The receipt text file of one received file (one folder per city; 'unknown' when the
+        name carried no city)."""
+        return self.receipts_dir / (city_code or "unknown") / f"{file_name}.{file_id}.receipt.txt"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.output_dir / "data_docs"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return PROJECT_ROOT / "dbt_project"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.state_dir / "dbt" / "target"
+
+    @property
+    def dags_dir(self) -> Path:
+        return PROJECT_ROOT / "dags"
+
+    # --- credentials -----------------------------------------------------
+    @property
+    def secret_file(self) -> Path:
+        return self.state_dir / "pg.secret"
+
+    def embedded_password(self) -> str:
+        """Generated once per state dir, mode 0600, never in the repository."""
+        if self.secret_file.exists():
+            return self.secret_file.read_text().strip()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        return password
+
+    # --- databases -------------------------------------------------------
+    @cached_property
+    def warehouse(self) -> DbParams:
+        if self.external_url:
+            return parse_url(self.external_url)
+        return DbParams("127.0.0.1", self.pg_port, EMBEDDED_USER, self.embedded_password(), WAREHOUSE_DB)
+
+    @property
+    def airflow_db(self) -> DbParams:
+        """Airflow metadata lives on the same server, database ``airflow``."""
+        w = self.warehouse
+        return DbParams(w.host, w.port, w.user, w.password, AIRFLOW_DB)
+
+    @property
+    def warehouse_sqlalchemy_url(self) -> str:
+        return self.warehouse.url("postgresql+psycopg")
+
+    # --- derived environments ------------------------------------------
+    def dbt_env(self) -> dict[str, str]:
+        """Variables read by dbt_project/profiles.yml (no credentials in the repo)."""
+        w = self.warehouse
+        return {
+            "OPENECON_DB_HOST": w.host,
+            "OPENECON_DB_PORT": str(w.port),
+            "OPENECON_DB_USER": w.user,
+            "OPENECON_DB_PASSWORD": w.password,
+            "OPENECON_DB_NAME": w.dbname,
+            "DBT_PROFILES_DIR": str(self.dbt_project_dir),
+            "DBT_PROJECT_DIR": str(self.dbt_project_dir),
+            "DBT_TARGET_PATH": str(self.dbt_target_dir),
+            "DBT_LOG_PATH": str(self.state_dir / "dbt" / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "OPENECON_BI_READER_ROLE": self.bi_reader_role,
+            "OPENECON_AUDITOR_ROLE": self.auditor_role,
+            "OPENECON_PROVINCE_CODE": PROVINCE_CODE,
+            "OPENECON_TIMEZONE": TIMEZONE,
+        }
+
+    def airflow_env(self) -> dict[str, str]:
+        """Airflow configuration as environment variables (AIRFLOW__SECTION__KEY)."""
+        env = {
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.airflow_db.url("postgresql+psycopg2"),
+            "AIRFLOW__DATABASE__LOAD_DEFAULT_CONNECTIONS": "False",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": self.warehouse.url("postgresql"),
+            # astronomer-cosmos is installed (benchmarks): no telemetry, its cache under the state dir.
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(self.state_dir / "cosmos"),
+        }
+        return env
+
+    def child_env(self) -> dict[str, str]:
+        """Full environment for subprocesses (airflow, dbt)."""
+        env = dict(os.environ)
+        env.update(self.airflow_env())
+        env.update(self.dbt_env())
+        env["OPENECON_STATE_DIR"] = str(self.state_dir)
+        env["OPENECON_OUTPUT_DIR"] = str(self.output_dir)
+        env["OPENECON_PG_PORT"] = str(self.pg_port)
+        return env
+
+
+def get_settings() -> Settings:
+    return Settings()

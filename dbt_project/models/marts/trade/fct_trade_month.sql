@@ -1,0 +1,35 @@
+{#- 外贸月度事实: city × month × direction × trade mode × partner, from the trade
+    files in force. Incremental: a run reads only trade files not yet in the
+    table (new months, or corrections that supersede a month) and replaces those
+    city-months, so a new month costs in proportion to that month.
+    stg_raw__trade is a plain select-join view, which Postgres inlines: the join on
+    file_id reaches raw.trade and its BRIN index (trade_file_brin) directly. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['city_code', 'period'],
+    on_schema_change='fail',
+) }}
+
+with files as (
+    {{ new_trade_files() }}
+)
+
+select
+    f.city_code,
+    f.period,
+    f.month_start,
+    t.direction,
+    t.trade_mode,
+    t.partner_country,
+    sum(t.amount_cny)                                    as amount_cny,
+    sum(t.amount_usd)                                    as amount_usd,
+    cast(sum(t.amount_cny) / 100000000 as numeric(20, 8)) as value_100m_cny,
+    cast(sum(t.amount_usd) / 100000000 as numeric(20, 8)) as value_100m_usd,
+    count(*)                                             as detail_rows,
+    count(distinct t.enterprise_code)                    as enterprises,
+    f.file_id                                            as source_file_id
+from {{ ref('stg_raw__trade') }} as t
+inner join files as f
+    on f.file_id = t.file_id
+group by f.city_code, f.period, f.month_start, t.direction, t.trade_mode, t.partner_country, f.file_id

@@ -1,0 +1,64 @@
+"""Intake steps the DAGs and the CLI share: ingest files and the inbox's new files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from core import reference
+from core.settings import Settings
+from flows.warehouse import prepare
+from ingestion.load import expand, ingest_paths, parse_file_name, sha256_of, status_counts
+
+log = logging.getLogger(__name__)
+
+
+def ingest(paths: list[Path], settings: Settings) -> dict:
+    """Ingest files and folders; logs each receipt, returns counts by receipt status."""
+    prepare(settings)
+    receipts = ingest_paths(paths, settings)
+    for r in receipts:
+        log.info("%s", r.text())
+    return {"files": len(receipts), "by_status": status_counts(receipts),
+            "rejected": [r.file for r in receipts if not r.ok]}
+
+
+def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = None) -> list[Path]:
+    """Files in the inbox not received before under the same name and bytes.
+
+    The inbox is a drop folder that keeps its files, so a re-run of the DAG must
+    not record them again; `openecon ingest` on a path always records a receipt.
+    With ``up_to_period`` (YYYY-MM) only files of that period or earlier are taken
+    (late files of earlier months are picked up, later months wait for their run);
+    a file whose name carries no period is taken, so its sender gets a rejection receipt.
+    """
+    files = expand([inbox]) if inbox.exists() else []
+    if up_to_period:
+        files = [f for f in files if (meta := parse_file_name(f.name)) is None or meta[2] <= up_to_period]
+    if not files:
+        return []
+    prepare(settings)
+    with psycopg.connect(**settings.warehouse.conninfo()) as conn:
+        seen = set(conn.execute("SELECT file_name, sha256 FROM audit.submissions").fetchall())
+    return [f for f in files if (f.name, sha256_of(f)) not in seen]
+
+
+def inbox_cities(inbox: Path, settings: Settings | None = None, up_to_period: str | None = None) -> list[str]:
+    """City folders of the inbox (<inbox>/<city_code>/...), in code order.
+
+    With ``settings``, only the folders holding files not received yet (up to
+    ``up_to_period``): a run with nothing new maps no task, instead of one no-op per city.
+    """
+    cities = [c for c in reference.cities() if (inbox / c).is_dir()]
+    if settings is None:
+        return cities
+    new = {f.relative_to(inbox).parts[0] for f in new_inbox_files(inbox, settings, up_to_period)}
+    return [c for c in cities if c in new]
+
+
+def ingest_inbox(inbox: Path, settings: Settings, up_to_period: str | None = None) -> dict:
+    files = new_inbox_files(inbox, settings, up_to_period)
+    log.info("%d new file(s) in %s", len(files), inbox)
+    return ingest(files, settings) if files else {"files": 0, "by_status": {}, "rejected": []}

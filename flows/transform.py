@@ -1,0 +1,74 @@
+"""The transform steps the DAGs and the CLI share: dbt build and dbt docs.
+
+dbt runs in a subprocess, so its logging and global state never mix with the caller's.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from core.files import atomic_copy
+from core.settings import Settings
+from flows.warehouse import prepare
+
+log = logging.getLogger(__name__)
+
+class StepFailed(RuntimeError):
+    """A pipeline step's subprocess failed; the message holds its output (retried when transient)."""
+
+
+def dbt(args: list[str], settings: Settings) -> subprocess.CompletedProcess:
+    """Run dbt in a subprocess: isolated from the caller's logging, output kept for the log."""
+    dbt_exe = Path(sys.executable).with_name("dbt")
+    cmd = [str(dbt_exe), *args, "--project-dir", str(settings.dbt_project_dir),
+           "--profiles-dir", str(settings.dbt_project_dir)]
+    proc = subprocess.run(cmd, env=settings.child_env(), capture_output=True, text=True,
+                          cwd=settings.dbt_project_dir)
+    log.info("%s\n%s", " ".join(cmd[1:3]), proc.stdout[-20000:])
+    if proc.returncode != 0:
+        raise StepFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n"
+                         f"{proc.stdout[-8000:]}{proc.stderr[-4000:]}")
+    return proc
+
+
+def dbt_build(settings: Settings, full_refresh: bool = False) -> None:
+    """Create what ingestion owns (so dbt sources exist on an empty database), then dbt build.
+
+    ``full_refresh`` rebuilds the incremental models from scratch: needed after a seed
+    they read is revised (e.g. an old USD/CNY rate) or after an upgrade changes their
+    columns; it gives the same rows as the incremental path on unchanged inputs.
+    """
+    prepare(settings)
+    dbt(["build", *(["--full-refresh"] if full_refresh else [])], settings)
+
+
+DBT_DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+
+
+def dbt_docs_dir(settings: Settings) -> Path:
+    """Where the dbt docs site is published (``output/dbt_docs``)."""
+    return settings.output_dir / "dbt_docs"
+
+
+def dbt_docs(settings: Settings) -> Path:
+    """Generate the dbt docs site and publish it to ``output/dbt_docs``; returns that folder.
+
+    ``--static`` also writes ``static_index.html``, one file with the manifest and catalog
+    inlined that opens offline from disk; ``index.html`` + ``manifest.json`` + ``catalog.json``
+    is the classic site, which needs a web server (``python -m http.server -d output/dbt_docs``).
+    The catalog is read from the warehouse, so run this after ``dbt_build``.
+    """
+    prepare(settings)  # the sources exist even on an empty database
+    dbt(["docs", "generate", "--static"], settings)
+    out = dbt_docs_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in DBT_DOCS_FILES:
+        src = settings.dbt_target_dir / name
+        if not src.exists():
+            raise StepFailed(f"dbt docs generate did not write {src}")
+        atomic_copy(src, out / name)  # a reader never sees a half-written file
+    log.info("dbt docs published to %s", out)
+    return out

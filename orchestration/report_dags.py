@@ -1,0 +1,45 @@
+"""The shape every report DAG shares: on the marts asset or a calendar, one render task.
+
+The DAG files keep what differs (id, calendar, period pattern, docs); imported at parse
+time, so nothing here imports the report stack until a task runs.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+from core.constants import TIMEZONE, WAREHOUSE_POOL
+from orchestration.assets import MARTS
+from orchestration.callbacks import default_args
+
+START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
+
+
+def report_dag(dag_id: str, *, cron: str, period_pattern: str, period_help: str, report: str, task_id: str,
+               tags: list[str], doc_md: str):
+    """A report DAG: runs on ``openecon_marts`` or at ``cron`` (local time), with a ``period`` param;
+    its one task runs ``flows.publishing.<report>`` (skipped with the reason when there is nothing)."""
+
+    @dag(
+        dag_id=dag_id,
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone=TIMEZONE), assets=[MARTS]),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        params={"period": Param("", type="string", pattern=period_pattern, description=period_help)},
+        default_args=default_args(),
+        tags=["openecon", *tags],
+        doc_md=doc_md,
+    )
+    def report_pipeline():
+        @task(task_id=task_id, pool=WAREHOUSE_POOL)
+        def render(params=None, dag_run=None) -> dict:
+            # imported when the task runs: the report stack would slow every DAG file parse
+            from orchestration.tasks import report_task
+
+            return report_task(report, params, dag_run)
+
+        render()
+
+    return report_pipeline()

@@ -1,0 +1,215 @@
+"""绩效考核: the cities' performance appraisal for a year as of a quarter, as HTML and XLSX.
+
+Read-only from ``marts.performance_appraisal`` (scores, derivations, totals and ranks are
+computed there, once) plus ``reference.appraisal_scheme`` / ``appraisal_adjustments`` for
+the method text. Published through :mod:`reports.publish` like the bulletins: the versions
+are in ``audit.bulletins`` (kind ``appraisal``), files ``appraisal_<YYYYQn>_v<N>.{html,xlsx}``.
+The appraisal is versioned by content (the data version and its rows, ``content_hash``):
+rendering again on the same content reuses the version (no file is rewritten); changed
+content gives v<N+1> listing the totals that moved. Beside them, ``.json`` is a plain export
+of the content hash, data version, totals and changes (the register is audit.bulletins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from core.periods import Period, parse_period
+from reports import data, publish, templating, xlsx
+
+QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}
+PART_ORDER = ["目标任务", "工作成效", "加分", "扣分"]
+
+ROWS_SQL = """
+select a.year, a.as_of_period, a.city_code, a.city_name, a.part, a.item_code, a.item_name, a.kpi_code,
+       cast(a.value as double precision) as value, cast(a.target as double precision) as target,
+       cast(a.weight as double precision) as weight, cast(a.score as double precision) as score,
+       a.derivation, cast(a.total_score as double precision) as total_score, a.rank, d.unit
+from marts.performance_appraisal as a
+left join reference.kpi_definitions as d using (kpi_code)
+where a.as_of_period = %(period)s
+order by a.city_code, a.item_code
+"""
+
+
+def _num(v, decimals=2) -> str:
+    if v is None:
+        return "—"
+    return f"{float(v):,.{decimals}f}"
+
+
+def _cell(v, decimals=2) -> dict:
+    return {"text": _num(v, decimals), "value": None if v is None else float(v), "decimals": decimals}
+
+
+def _plain(v):
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    return v
+
+
+def load(conn, period: Period) -> list[dict]:
+    return conn.execute(ROWS_SQL, {"period": period.ym}).fetchall()
+
+
+def context(conn, period: Period) -> dict:
+    rows = load(conn, period)
+    if not rows:
+        raise ValueError(f"marts.performance_appraisal has no rows as of {period.ym}")
+    scheme = conn.execute("select item_code, item_name, part, weight, method, description "
+                          "from reference.appraisal_scheme order by item_code").fetchall()
+    rules = conn.execute("select rule_code, rule_name, kind, points_per_item, cap_points, description "
+                         "from reference.appraisal_adjustments order by rule_code").fetchall()
+    items = [r for r in rows if r["city_code"] == rows[0]["city_code"] and r["part"] != "合计"]
+    items.sort(key=lambda r: (PART_ORDER.index(r["part"]) if r["part"] in PART_ORDER else 9, r["item_code"]))
+    by_city = _by_city(rows)
+    ranked = sorted(by_city.values(), key=lambda c: (c["rank"], c["code"]))
+    total_weight = sum(float(s["weight"]) for s in scheme)
+    final = period.month == 12
+    title = (f"关于{period.year}年度全省各市州开放型经济工作绩效考核结果的通报" if final else
+             f"关于{period.year}年{period.ytd_label}全省各市州开放型经济工作绩效考核情况的通报")
+    return {
+        "kind": "appraisal", "title": title, "final": final, "period": period,
+        "quarter_cn": QUARTER_CN[period.quarter], "ytd": period.ytd_label,
+        "overview": _overview(ranked, period, total_weight), "city_lines": _city_lines(ranked),
+        "scheme": scheme, "rules": rules,
+        "tables": [_summary_table(ranked, items, period, total_weight), _detail_table(by_city, items, period)],
+        "rows": rows, "totals": {c["name"]: {"total": c["total"], "rank": c["rank"]} for c in ranked},
+    }
+
+
+def _by_city(rows: list[dict]) -> dict[str, dict]:
+    """Each city's items by code, its total and rank, and the sum of scores of each part."""
+    by_city: dict[str, dict] = {}
+    for r in rows:
+        c = by_city.setdefault(r["city_code"], {"code": r["city_code"], "name": r["city_name"], "items": {},
+                                                "total": r["total_score"], "rank": r["rank"], "parts": {}})
+        c["items"][r["item_code"]] = r
+        if r["part"] != "合计":
+            c["parts"][r["part"]] = c["parts"].get(r["part"], 0.0) + (r["score"] or 0.0)
+    return by_city
+
+
+def _overview(ranked: list[dict], period: Period, total_weight: float) -> list[str]:
+    """一、考核结果: the scheme in one sentence, the first three and the last three."""
+    top = ranked[:3]
+    bottom = [c for c in ranked if c["rank"] >= max(c2["rank"] for c2 in ranked) - 2][-3:]
+    return [
+        f"按照全省开放型经济工作绩效考核办法，对14个市州{period.year}年{period.ytd_label}目标任务完成情况和工作成效进行了考核"
+        f"（满分{_num(total_weight, 0)}分，另计加分、扣分）。",
+        "总分排名前三位的是：" + "、".join(f"{c['name']}（{_num(c['total'])}分）" for c in top) + "；"
+        "排名后三位的是：" + "、".join(f"{c['name']}（{_num(c['total'])}分）" for c in bottom) + "。",
+    ]
+
+
+def _city_lines(ranked: list[dict]) -> list[dict]:
+    """三、各市州得分情况: each city's total, rank and parts."""
+    city_lines = []
+    for c in ranked:
+        parts = "，".join(_part_text(p, c["parts"][p]) for p in PART_ORDER if p in c["parts"])
+        city_lines.append({"name": c["name"], "text": f"总分{_num(c['total'])}分，全省第{c['rank']}位（{parts}）。"})
+    return city_lines
+
+
+def _summary_table(ranked: list[dict], items: list[dict], period: Period, total_weight: float) -> dict:
+    """附表1 得分汇总: cities by rank, one column per item, the parts, total and rank."""
+    # (the shared table macro shows the first column by its group, in the first header row)
+    cols = [{"header": "市州", "group": "市州"}]
+    cols += [{"header": f"{i['item_name']}（{_num(i['weight'], 0 if float(i['weight']).is_integer() else 1)}分"
+                        f"{'/个' if i['part'] in ('加分', '扣分') else ''}）", "group": i["part"]} for i in items]
+    cols += [{"header": "目标任务小计", "group": "小计"}, {"header": "工作成效小计", "group": "小计"},
+             {"header": "总分", "group": "合计"}, {"header": "位次", "group": "合计"}]
+    summary_rows = []
+    for c in ranked:
+        row = [{"text": c["name"]}]
+        row += [_cell(c["items"].get(i["item_code"], {}).get("score")) for i in items]
+        row += [_cell(c["parts"].get("目标任务", 0.0)), _cell(c["parts"].get("工作成效", 0.0)), _cell(c["total"]),
+                {"text": str(c["rank"]), "value": float(c["rank"]), "decimals": 0}]
+        summary_rows.append(row)
+    return {"sheet": "附表1 得分汇总", "title": f"附表1  {period.year}年{period.ytd_label}各市州绩效考核得分汇总表",
+            "columns": cols, "rows": summary_rows,
+            "note": f"注：市州按总分排位排列（并列同位次）；满分{_num(total_weight, 0)}分，另有加分、扣分各最多3分。"}
+
+
+def _detail_table(by_city: dict[str, dict], items: list[dict], period: Period) -> dict:
+    """附表2 计分明细: every city and item with value, target, weight, score and the derivation."""
+    detail_cols = [{"header": h} for h in ("市州", "考核部分", "考核项目", "指标值", "年度目标", "权重（分）",
+                                           "得分", "计分过程")]
+    detail_rows = []
+    for c in sorted(by_city.values(), key=lambda c: c["code"]):
+        for i in items + [c["items"]["TOTAL"]] if "TOTAL" in c["items"] else items:
+            r = c["items"].get(i["item_code"])
+            if r is None:
+                continue
+            unit = r["unit"] or ("个" if r["part"] in ("加分", "扣分") else "")
+            detail_rows.append([
+                {"text": c["name"]}, {"text": r["part"]}, {"text": r["item_name"]},
+                {"text": f"{_num(r['value'])}{unit}" if r["value"] is not None else "—",
+                 "value": r["value"], "decimals": 2},
+                _cell(r["target"]), _cell(r["weight"], 1), _cell(r["score"]), {"text": r["derivation"] or ""}])
+    return {"sheet": "附表2 计分明细", "title": f"附表2  {period.year}年{period.ytd_label}各市州绩效考核计分明细",
+            "columns": detail_cols, "rows": detail_rows, "note": None}
+
+
+def _part_text(part: str, score: float) -> str:
+    if part == "加分":
+        return f"加{_num(abs(score))}分"
+    if part == "扣分":
+        return f"扣{_num(abs(score))}分"
+    return f"{part}{_num(score)}分"
+
+
+def _content_hash(rows: list[dict], dv: dict) -> str:
+    payload = json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(f"{dv['hash']}\n{payload}".encode()).hexdigest()[:12]
+
+
+def render(settings, quarter: str, out_dir: Path | None = None) -> dict:
+    """Render the appraisal as of ``quarter`` (YYYYQn); returns {'version', 'paths', 'reused', 'changes', ...}.
+
+    Refuses (expectations.store.GateNotPassed) unless the latest quality gate run on the
+    current data version passed, as the bulletins do (:func:`reports.publish.publish`).
+    """
+    period = parse_period(quarter)
+    if period.kind != "quarterly":
+        raise ValueError(f"the appraisal is as of a quarter (YYYYQn), got {quarter!r}")
+    out_dir = Path(out_dir) if out_dir else settings.output_dir / "bulletins"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with data.connect(settings) as conn:
+        return publish.publish(conn, lambda c: draft(c, period, out_dir))
+
+
+def draft(conn, period: Period, out_dir: Path) -> publish.Draft:
+    ctx = context(conn, period)
+    # the December ledger of last year is the base of paid-in funds, hence the source range
+    srcs = data.sources(conn, f"{period.year - 1:04d}-12", period.ym)
+    content = _content_hash(ctx["rows"], publish.data_version(srcs))
+
+    def write(edition: publish.Edition):
+        ctx.update(**edition.stamp(), content_hash=content, quality_run_id=edition.quality_run_id)
+        yield "html", templating.render("appraisal.html.j2", **ctx)
+        yield "xlsx", lambda path: xlsx.write(path, ctx)
+        meta = {"content_hash": content, "data_version": edition.data_version, "totals": ctx["totals"],
+                "changes": edition.changes}
+        yield "json", json.dumps(meta, ensure_ascii=False, indent=1)
+
+    return publish.Draft(kind="appraisal", period=period.label, out_dir=out_dir, stem=f"appraisal_{period.label}",
+                         files=("html", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
+                         diff=_changes, content_hash=content, write=write)
+
+
+def _changes(old: dict, new: dict) -> list[str]:
+    out = []
+    for name, now in new.items():
+        before = old.get(name)
+        if before is None or before["total"] != now["total"] or before["rank"] != now["rank"]:
+            was = f"{_num(before['total'])}分（第{before['rank']}位）" if before else "—"
+            out.append(f"{name} 总分 由 {was} 改为 {_num(now['total'])}分（第{now['rank']}位）")
+    return out
+

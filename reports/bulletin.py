@@ -1,0 +1,530 @@
+"""Build, render and register the bulletins: quarterly 通报 and monthly 调度 (HTML, PDF, XLSX).
+
+Each document's context is built one section at a time (one helper per section of the
+printed text); :func:`render` publishes it through :mod:`reports.publish` (gate, version,
+atomic files, register).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.constants import PROVINCE_CODE
+from core.periods import Period, months_between, parse_period, shift
+from reports import charts, data, maps, publish, templating, xlsx
+
+CN_NUM = "〇一二三四五六七八九"
+DECIMALS = {"亿元": 1, "亿美元": 1, "%": 1, "个": 0, "家": 0, "万元/亩": 2}
+PROVINCE = {"city_code": PROVINCE_CODE, "city_name": "全省"}
+
+
+# --------------------------------------------------------------------------- formatting
+def fmt(v, unit: str = "%", decimals: int | None = None) -> str:
+    if v is None:
+        return "—"
+    d = DECIMALS.get(unit, 1) if decimals is None else decimals
+    return f"{v:.{d}f}"
+
+
+def fmt_rank(v, rank, unit) -> str:
+    return fmt(v, unit) + (f"（{rank}）" if v is not None and rank else "")
+
+
+def growth_phrase(r: dict) -> str:
+    """同比增长2.8% / 同比下降1.2% / 同比提高1.5个百分点 (ratios in 个百分点)."""
+    if r["unit"] == "%":
+        pp = r["yoy_pp"]
+        if pp is None:
+            return ""
+        return f"同比{'提高' if pp >= 0 else '下降'}{fmt(abs(pp))}个百分点"
+    y = r["yoy_pct"]
+    if y is None:
+        return ""
+    return f"同比{'增长' if y >= 0 else '下降'}{fmt(abs(y))}%"
+
+
+def progress_phrase(r: dict) -> str:
+    if r["target_progress_pct"] is None:
+        return ""
+    if r["unit"] == "%":  # a rate has a target level, not a 序时进度
+        return f"年度目标{fmt(r['annual_target'])}%"
+    gap = r["target_progress_pct"] - r["time_progress_pct"]
+    word = "超" if gap >= 0 else "欠"
+    return f"完成年度目标的{fmt(r['target_progress_pct'])}%，{word}序时进度{fmt(abs(gap))}个百分点"
+
+
+def growth_key(r: dict):
+    return r["yoy_pp"] if r["unit"] == "%" else r["yoy_pct"]
+
+
+def vl(r: dict, u: str) -> str:
+    return r["city_name"] + "（" + fmt(r["value_ytd"], u) + u + "）"
+
+
+def gl(r: dict) -> str:
+    return r["city_name"] + "（" + growth_phrase(r).replace("同比", "") + "）"
+
+
+def cn_list(items: list[str]) -> str:
+    return "、".join(items)
+
+
+def svg_img(svg: str, alt: str) -> str:
+    b64 = base64.b64encode(svg.encode("utf-8")).decode()
+    return f'<img class="chart" alt="{alt}" src="data:image/svg+xml;base64,{b64}">'
+
+
+@dataclass
+class Kpis:
+    """One period's KPI rows by (kpi, city), with the cities in code order."""
+    rows: list[dict]
+    cities: list[dict]
+    by: dict = field(init=False)
+
+    def __post_init__(self):
+        self.by = {(r["kpi_code"], r["city_code"]): r for r in self.rows}
+
+    def get(self, kpi: str, city_code: str = PROVINCE_CODE) -> dict | None:
+        return self.by.get((kpi, city_code))
+
+    def city_rows(self, kpi: str) -> list[dict]:
+        return [self.by[(kpi, c["city_code"])] for c in self.cities if (kpi, c["city_code"]) in self.by]
+
+    @property
+    def areas(self) -> list[dict]:
+        """The province first, then the cities: the rows of every table."""
+        return [PROVINCE] + self.cities
+
+
+# --------------------------------------------------------------------------- quarterly
+def quarterly_context(conn, period: Period) -> dict:
+    rows = data.quarter_table(conn, period.ym)
+    if not rows:
+        raise RuntimeError(f"marts.quarterly_bulletin has no rows for {period.ym}: ingest and build first")
+    q = Kpis(rows, data.cities(conn))
+    qn = CN_NUM[period.quarter]
+    return {
+        "kind": "quarterly",
+        "title": f"关于{period.year}年{qn}季度全省开放型经济主要指标完成情况的通报",
+        "period": period, "ytd": period.ytd_label, "time_progress": fmt(rows[0]["time_progress_pct"]),
+        "overview": _overview(q, period.ytd_label), "city_sections": _city_sections(q),
+        "features": _features(q), "problems": _problems(q), "tables": _appendix(q, period),
+        "charts": _quarterly_charts(conn, q, period), "figures": _quarterly_figures(q, period.ytd_label),
+        "source_range": (f"{period.year - 1}-01", period.ym),
+    }
+
+
+def _names(q: Kpis) -> dict[str, str]:
+    return {r["kpi_code"]: r["kpi_name_zh"] for r in q.rows}
+
+
+def _units(q: Kpis) -> dict[str, str]:
+    return {r["kpi_code"]: r["unit"] for r in q.rows}
+
+
+def _kpis_present(q: Kpis) -> list[str]:
+    return list(dict.fromkeys(r["kpi_code"] for r in q.rows))
+
+
+OVERVIEW_GROUPS = (["trade_total", "exports", "imports", "trade_enterprises", "services_trade"],
+                   ["signed_projects", "signed_investment", "major_projects_signed", "fortune500_projects"],
+                   ["funds_total", "funds_domestic", "fdi_actual"],
+                   data.RATE_KPIS)
+
+
+def _overview(q: Kpis, ytd: str) -> list[str]:
+    """一、总体情况: one paragraph per group of KPIs, the first sentence led by the period."""
+    def sentence(k, lead=False):
+        r = q.get(k)
+        if not r or r["value_ytd"] is None:
+            return None
+        head = f"{ytd}，全省" if lead else ""
+        if r["unit"] == "%":
+            s = f"{head}{r['kpi_name_zh']}{fmt(r['value_ytd'])}%"
+        else:
+            s = f"{head}{r['kpi_name_zh']}{fmt(r['value_ytd'], r['unit'])}{r['unit']}"
+        parts = [s] + [p for p in (growth_phrase(r), progress_phrase(r)) if p]
+        return "，".join(parts)
+
+    overview = []
+    present = by_kpi(q.rows)
+    for group in OVERVIEW_GROUPS:
+        ss = [s for i, k in enumerate(g for g in group if g in present) if (s := sentence(k, lead=(i == 0)))]
+        if ss:
+            overview.append("；".join(ss) + "。")
+    return overview
+
+
+def _city_sections(q: Kpis) -> list[dict]:
+    """二、各市州情况: per main KPI the cities first and last by total and by growth."""
+    names, units = _names(q), _units(q)
+    city_sections = []
+    for k in data.MAIN_KPIS:
+        rs = [r for r in q.city_rows(k) if r["value_ytd"] is not None]
+        if not rs:
+            continue
+        u = units[k]
+        by_val = sorted(rs, key=lambda r: -r["value_ytd"])
+        lines = [
+            f"总量居前三位的是{cn_list([vl(r, u) for r in by_val[:3]])}，"
+            f"居后三位的是{cn_list([vl(r, u) for r in by_val[-3:][::-1]])}"]
+        gs = sorted([r for r in rs if growth_key(r) is not None], key=lambda r: -growth_key(r))
+        if gs:
+            lines.append(f"增速居前三位的是{cn_list([gl(r) for r in gs[:3]])}，"
+                         f"居后三位的是{cn_list([gl(r) for r in gs[-3:][::-1]])}")
+        city_sections.append({"name": names[k], "unit": u, "text": "；".join(lines) + "。"})
+    return city_sections
+
+
+def _features(q: Kpis) -> list[str]:
+    """三、主要特点: trade growth, trade structure, target progress, investment quality, FDI."""
+    features = []
+    tt = q.city_rows("trade_total")
+    up = [r for r in tt if (r["yoy_pct"] or 0) > 0]
+    if tt and q.get("trade_total"):
+        leaders = cn_list([r["city_name"] for r in sorted(up, key=lambda r: -r["yoy_pct"])[:3]])
+        features.append(f"外贸增长面。{len(tt)}个市州中有{len(up)}个市州进出口总额同比增长"
+                        + (f"，其中{leaders}增速居前" if up else "") + "。")
+    pe, pi = q.get("exports"), q.get("imports")
+    if pe and pi and pe["yoy_pct"] is not None and pi["yoy_pct"] is not None:
+        d = pe["yoy_pct"] - pi["yoy_pct"]
+        features.append(f"进出口结构。全省出口{growth_phrase(pe)}，进口{growth_phrase(pi)}，出口增速"
+                        f"{'高于' if d >= 0 else '低于'}进口{fmt(abs(d))}个百分点。")
+    ahead = [r for r in tt if r["target_progress_pct"] is not None
+             and r["target_progress_pct"] >= r["time_progress_pct"]]
+    if tt and any(r["target_progress_pct"] is not None for r in tt):
+        features.append(f"目标进度。进出口总额有{len(ahead)}个市州达到或超过序时进度"
+                        + (f"（{cn_list([r['city_name'] for r in ahead])}）" if ahead else "") + "。")
+    sp, mp, fp = q.get("signed_projects"), q.get("major_projects_signed"), q.get("fortune500_projects")
+    if sp and mp and sp["value_ytd"]:
+        features.append(f"招商质量。全省签约项目{fmt(sp['value_ytd'], '个')}个，"
+                        f"其中重大项目{fmt(mp['value_ytd'], '个')}个，"
+                        f"占{fmt(100 * (mp['value_ytd'] or 0) / sp['value_ytd'])}%"
+                        + (f"；三类500强项目{fmt(fp['value_ytd'], '个')}个" if fp else "") + "。")
+    pf = q.get("fdi_actual")
+    if pf and pf["value_ytd"] is not None:
+        features.append(f"利用外资。全省实际使用外资{fmt(pf['value_ytd'], '亿美元')}亿美元，"
+                        f"{growth_phrase(pf) or '无上年同期数'}。")
+    return features
+
+
+def _problems(q: Kpis) -> list[str]:
+    """四、存在问题: cities behind 序时进度 by more than 10 points, province KPIs down, trade down."""
+    names, units = _names(q), _units(q)
+    kpis = _kpis_present(q)
+    problems = []
+    for k in kpis:
+        if units[k] == "%":
+            continue
+        behind = [r for r in q.city_rows(k) if r["target_progress_pct"] is not None
+                  and r["time_progress_pct"] - r["target_progress_pct"] > 10]
+        if behind:
+            behind.sort(key=lambda r: r["target_progress_pct"] - r["time_progress_pct"])
+            gaps = cn_list([fmt(r["time_progress_pct"] - r["target_progress_pct"]) for r in behind])
+            problems.append(f"{names[k]}：{cn_list([r['city_name'] for r in behind])}欠序时进度超过10个百分点"
+                            f"（分别欠{gaps}个百分点）。")
+    neg = [q.get(k) for k in kpis if q.get(k) and growth_key(q.get(k)) is not None and growth_key(q.get(k)) < 0]
+    if neg:
+        problems.append("部分指标同比下降："
+                        + "；".join(f"全省{r['kpi_name_zh']}{growth_phrase(r)}" for r in neg) + "。")
+    down = [r for r in q.city_rows("trade_total") if r["yoy_pct"] is not None and r["yoy_pct"] < 0]
+    if down:
+        problems.append(f"{len(down)}个市州进出口总额同比下降：" + cn_list(
+            [gl(r) for r in sorted(down, key=lambda r: r["yoy_pct"])]) + "。")
+    if not problems:
+        problems.append("各项指标未发现欠序时进度超过10个百分点或同比下降的情况。")
+    return problems
+
+
+APPENDIX_NOTE = ("注：括号内为全省14个市州位次；序时进度{tp}%；“—”表示无年度目标或无上年同期数；"
+                 "红/黄/绿为通报等级：达到序时进度为绿，落后不足10个百分点为黄，落后10个百分点及以上为红"
+                 "（比率类指标以年度目标为准）。")
+
+
+def _appendix(q: Kpis, period: Period) -> list[dict]:
+    """附表1..3: one table per KPI group, the province first, three columns per KPI."""
+    names, units, ytd = _names(q), _units(q), period.ytd_label
+    tables = []
+    for gi, (gname, codes) in enumerate(data.GROUPS, start=1):
+        codes = [k for k in codes if q.get(k)]
+        cols = []
+        for k in codes:
+            u = units[k]
+            cols += [{"group": f"{names[k]}（{u}）", "header": f"{ytd}累计（{u}）"},
+                     {"group": f"{names[k]}（{u}）", "header": "同比（个百分点）" if u == "%" else "同比（%）"},
+                     {"group": f"{names[k]}（{u}）", "header": "完成年度目标（%）"}]
+        body = [[{"text": c["city_name"]}] + [cell for k in codes for cell in _appendix_cells(q.get(k, c["city_code"]))]
+                for c in q.areas]
+        tables.append({"sheet": f"附表{gi}", "title": f"附表{gi}  {period.year}年{ytd}各市州{gname}主要指标",
+                       "columns": [{"header": "地区", "group": "地区"}] + cols, "rows": body,
+                       "note": APPENDIX_NOTE.format(tp=fmt(q.rows[0]["time_progress_pct"]))})
+    return tables
+
+
+def _appendix_cells(r: dict | None) -> list[dict]:
+    """A KPI's three cells in a 附表 row: total, growth and target progress, each with its rank."""
+    if not r:
+        return [{"text": "—"}] * 3
+    u = r["unit"]
+    gv = growth_key(r)
+    card = f" {r['card']}" if r.get("card") and r["target_progress_pct"] is not None else ""
+    return [{"text": fmt_rank(r["value_ytd"], r["rank_in_province"], u), "value": r["value_ytd"],
+             "rank": r["rank_in_province"], "decimals": DECIMALS.get(u, 1)},
+            {"text": fmt_rank(gv, r["rank_growth"], "%"), "value": gv, "rank": r["rank_growth"], "decimals": 1},
+            {"text": fmt_rank(r["target_progress_pct"], r["rank_target"], "%") + card,
+             "value": r["target_progress_pct"], "rank": r["rank_target"], "decimals": 1}]
+
+
+def _quarterly_charts(conn, q: Kpis, period: Period) -> list[str]:
+    """The city ranking bars, the province's monthly trend and the map of the 14 市州."""
+    ytd = period.ytd_label
+    tt = q.city_rows("trade_total")
+    ch = []
+    bars = [{"city_name": r["city_name"], "value": r["value_ytd"]} for r in tt]
+    ch.append(svg_img(charts.ranking_bars(bars, f"{period.year}年{ytd}各市州进出口总额", "亿元"), "各市州进出口总额"))
+    tr = data.trend(conn, "trade_total", shift(period.ym, -14), period.ym)
+    ch.append(svg_img(charts.trend_lines([{"period": t["period"], "value": t["value_month"]} for t in tr],
+                                         "全省进出口总额月度走势（当月值）", "亿元", "进出口总额（当月）"), "月度走势"))
+    use_target = any(r["target_progress_pct"] is not None for r in tt)
+    vals = {r["city_code"]: (r["target_progress_pct"] if use_target else r["yoy_pct"]) for r in tt}
+    ch.append(svg_img(maps.choropleth(
+        vals, f"各市州进出口总额{'完成年度目标' if use_target else '同比增速'}",
+        f"{'完成年度目标' if use_target else '同比'}（%）"), "市州分布图"))
+    return ch
+
+
+def _quarterly_figures(q: Kpis, ytd: str) -> dict:
+    """Every printed figure (total, growth, target progress) by KPI and area: the next version's changes."""
+    figures = {}
+    order = 0
+    for k in _kpis_present(q):
+        for c in q.areas:
+            r = q.get(k, c["city_code"])
+            if not r:
+                continue
+            for fld, label, unit in (("value_ytd", f"{ytd}", r["unit"]),
+                                     ("yoy_pct", "同比", "%"),
+                                     ("target_progress_pct", "完成年度目标", "%")):
+                order += 1
+                figures[f"{k}|{c['city_code']}|{fld}"] = {
+                    "order": order, "label": f"{c['city_name']} {r['kpi_name_zh']} {label}",
+                    "value": r[fld], "text": fmt(r[fld], unit), "unit": unit}
+    return figures
+
+
+def by_kpi(rows):
+    return {r["kpi_code"] for r in rows if r["city_code"] == PROVINCE_CODE}
+
+
+# --------------------------------------------------------------------------- monthly scheduling
+STAGE_ORDER = ["在谈", "签约", "注册", "开工", "投产", "终止"]
+SCHEDULING_KPIS = ["signed_projects", "signed_investment"] + data.RATE_KPIS
+BASE_COLS = ["市州", "项目编号", "项目名称", "投资方", "当前阶段", "合同投资额（亿元）"]
+
+
+def marks(p: dict) -> str:
+    return ("★" if p["is_major"] else "") + ("◆" if p["is_fortune500"] else "")
+
+
+def monthly_context(conn, period: Period) -> dict:
+    rows = data.kpi_table(conn, period.ym)
+    led = data.ledger(conn, period.ym)
+    if not rows or not led:
+        raise RuntimeError(f"no KPI rows or project ledger for {period.ym}: ingest and build first")
+    k = Kpis(rows, data.cities(conn))
+    projects = {"overdue": _overdue(led, period.month_end), "stalled": _stalled(led),
+                "changes": _stage_changes(led), "terminated": _terminated(conn, period, led)}
+    return {
+        "kind": "monthly", "title": f"{period.year}年{period.month}月全省招商引资项目调度情况",
+        "period": period, "ytd": period.ytd_label, "summary": _monthly_summary(k, led, projects, period.ytd_label),
+        "tables": _monthly_tables(k, projects, period), "charts": _monthly_charts(k, period),
+        "figures": _monthly_figures(k, projects, period.ytd_label),
+        "source_range": (shift(period.ym, -15), period.ym),
+    }
+
+
+def _project_cells(p: dict, extra: list[dict]) -> list[dict]:
+    return [{"text": p["city_name"]}, {"text": p["project_id"]}, {"text": marks(p) + p["project_name"]},
+            {"text": p["investor"]}, {"text": p["stage"]},
+            {"text": fmt(p["contract_100m_cny"], "亿元", 2), "value": p["contract_100m_cny"], "decimals": 2}] + extra
+
+
+def _overdue(led: list[dict], end) -> list[list[dict]]:
+    """表2 逾期项目 (the overdue rules live once, in marts.monthly_scheduling)."""
+    overdue = []
+    for p in led:
+        if p["is_overdue_not_started"]:
+            label, since = "签约超6个月未开工", p["signed_date"]
+        elif p["is_overdue_not_producing"]:
+            label, since = "注册超12个月未投产", p["registered_date"]
+        else:
+            continue
+        months = months_between(since, end)
+        overdue.append(_project_cells(p, [{"text": label}, {"text": str(since)},
+                                          {"text": str(months), "value": months, "decimals": 0}]))
+    return overdue
+
+
+def _stalled(led: list[dict]) -> list[list[dict]]:
+    """表3 资金到位停滞 (the stalled-funds rule lives once, in marts.monthly_scheduling)."""
+    stalled = []
+    for p in led:
+        if p["is_stalled_funds"]:
+            unit = "万美元" if p["currency"] == "美元" else "万元"
+            share = 100 * p["paid_in_10k"] / p["contract_amount_10k"]
+            stalled.append(_project_cells(p, [{"text": f"{fmt(p['paid_in_10k'], '亿元', 0)}{unit}",
+                                               "value": p["paid_in_10k"], "decimals": 0},
+                                              {"text": fmt(share), "value": share, "decimals": 1}]))
+    return stalled
+
+
+def _stage_changes(led: list[dict]) -> list[list[dict]]:
+    """表4 阶段变化 and new in the ledger (a termination is in 表5)."""
+    return [_project_cells(p, [{"text": p["previous_stage"] or "—"},
+                               {"text": "新入库" if p["is_new_in_ledger"] else ""}])
+            for p in led if (p["stage_changed"] and p["stage"] != "终止") or p["is_new_in_ledger"]]
+
+
+def _terminated(conn, period: Period, led: list[dict]) -> list[list[dict]]:
+    """表5 the year's terminated projects still in the month's ledger."""
+    term = {t["project_key"]: t for t in data.terminated_this_year(conn, period.year, period.ym)}
+    return [_project_cells(p, [{"text": term[p["project_key"]]["previous_stage"] or "—"},
+                               {"text": term[p["project_key"]]["terminated_in"]}])
+            for p in led if p["project_key"] in term]
+
+
+def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str) -> list[str]:
+    """The opening paragraphs: signed projects, the province's 四率, the counts of each list."""
+    summary = []
+    sp, si = k.get("signed_projects"), k.get("signed_investment")
+    if sp and si:
+        summary.append(f"{ytd}，全省在库项目{len(led)}个；年内签约项目{fmt(sp['value_ytd'], '个')}个，"
+                       f"{growth_phrase(sp)}，合同投资额{fmt(si['value_ytd'], '亿元')}亿元，{growth_phrase(si)}。")
+    prov_rates = [k.get(kpi) for kpi in data.RATE_KPIS if k.get(kpi)]
+    if prov_rates:
+        summary.append("全省“四率”：" + "，".join(f"{r['kpi_name_zh']}{fmt(r['value_ytd'])}%（{growth_phrase(r)}）"
+                                            for r in prov_rates) + "。")
+    summary.append(f"本月发现逾期项目{len(projects['overdue'])}个、资金到位停滞项目{len(projects['stalled'])}个，"
+                   f"阶段变化（含新入库）项目{len(projects['changes'])}个，年内终止项目{len(projects['terminated'])}个。"
+                   "★为重大项目，◆为三类500强投资项目。")
+    return summary
+
+
+def _rate_table(k: Kpis, period: Period) -> dict:
+    """表1 四率: signed projects, investment and the 四率 of every area, with ranks and growth."""
+    cols = [{"header": "地区"}]
+    kpis = [kpi for kpi in SCHEDULING_KPIS if k.get(kpi)]
+    for kpi in kpis:
+        r = k.get(kpi)
+        cols.append({"header": f"{r['kpi_name_zh']}（{r['unit']}）"})
+        cols.append({"header": "同比（个百分点）" if r["unit"] == "%" else "同比（%）"})
+    body = []
+    for c in k.areas:
+        cells = [{"text": c["city_name"]}]
+        for kpi in kpis:
+            r = k.get(kpi, c["city_code"])
+            if not r:
+                cells += [{"text": "—"}, {"text": "—"}]
+                continue
+            cells.append({"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]), "value": r["value_ytd"],
+                          "rank": r["rank_in_province"], "decimals": DECIMALS.get(r["unit"], 1)})
+            g = growth_key(r)
+            cells.append({"text": fmt(g), "value": g, "decimals": 1})
+        body.append(cells)
+    return {"sheet": "四率", "title": f"表1  {period.year}年{period.ytd_label}各市州项目“四率”", "columns": cols,
+            "rows": body, "note": "注：括号内为全省14个市州位次；四率同比为个百分点。"}
+
+
+def _monthly_tables(k: Kpis, projects: dict, period: Period) -> list[dict]:
+    """表1 四率, then the project lists 表2..5."""
+    def columns(extra):
+        return [{"header": h} for h in BASE_COLS + extra]
+
+    return [
+        _rate_table(k, period),
+        {"sheet": "逾期项目", "title": "表2  逾期项目清单", "rows": projects["overdue"],
+         "columns": columns(["逾期类型", "起算日期", "已历月数"]),
+         "note": "签约超过6个月仍处于签约或注册阶段；注册超过12个月仍未投产（终止项目除外）。"},
+        {"sheet": "资金停滞", "title": "表3  资金到位停滞项目清单", "rows": projects["stalled"],
+         "columns": columns(["累计实际到位资金", "资金到位率（%）"]),
+         "note": f"累计实际到位资金与{shift(period.ym, -3)}台账相同且未足额到位的在建项目。"},
+        {"sheet": "阶段变化", "title": "表4  本月阶段变化及新入库项目", "rows": projects["changes"],
+         "columns": columns(["上月阶段", "备注"])},
+        {"sheet": "终止项目", "title": f"表5  {period.year}年终止项目", "rows": projects["terminated"],
+         "columns": columns(["终止前阶段", "终止月份"])},
+    ]
+
+
+def _monthly_charts(k: Kpis, period: Period) -> list[str]:
+    """The cities' 履约率 bars and the map of their 开工率."""
+    bars = [{"city_name": c["city_name"], "value": (k.get("performance_rate", c["city_code"]) or {}).get("value_ytd")}
+            for c in k.cities]
+    ch = [svg_img(charts.ranking_bars(bars, f"{period.year}年{period.ytd_label}各市州履约率", "%"), "履约率")]
+    vals = {c["city_code"]: (k.get("start_rate", c["city_code"]) or {}).get("value_ytd") for c in k.cities}
+    ch.append(svg_img(maps.choropleth(vals, "各市州开工率", "开工率（%）"), "开工率分布"))
+    return ch
+
+
+def _monthly_figures(k: Kpis, projects: dict, ytd: str) -> dict:
+    """Every printed KPI of every area and the province's project counts: the next version's changes."""
+    figures, order = {}, 0
+    for c in k.areas:
+        for kpi in SCHEDULING_KPIS:
+            r = k.get(kpi, c["city_code"])
+            if r:
+                order += 1
+                figures[f"{kpi}|{c['city_code']}"] = {
+                    "order": order, "label": f"{c['city_name']} {r['kpi_name_zh']} {ytd}",
+                    "value": r["value_ytd"], "text": fmt(r["value_ytd"], r["unit"]), "unit": r["unit"]}
+    for name, lst in (("逾期项目数", projects["overdue"]), ("资金停滞项目数", projects["stalled"]),
+                      ("终止项目数", projects["terminated"])):
+        order += 1
+        figures[name] = {"order": order, "label": f"全省 {name}", "value": float(len(lst)), "text": str(len(lst)),
+                         "unit": "个"}
+    return figures
+
+
+# --------------------------------------------------------------------------- publishing
+def quality_context(settings, out_dir: Path, run_id: str) -> dict:
+    """The passing gate run behind a bulletin and links to its Data Docs, for 数据来源."""
+    index = (settings.data_docs_dir / "index.html").resolve()
+    return {"run_id": run_id, "data_docs_path": str(index), "data_docs_uri": index.as_uri(),
+            "data_docs_href": Path(os.path.relpath(index, out_dir.resolve())).as_posix()}
+
+
+def render(settings, period_text: str, out_dir: Path | None = None) -> dict:
+    """Render one bulletin; returns {'version', 'paths', 'reused', 'changes', 'data_version', 'timings',
+    'quality_run_id'}.
+
+    Refuses (expectations.store.GateNotPassed) unless the latest quality gate run on the
+    current data version (every submission in force) passed: nothing is published over a
+    failed blocking check, or over data the gate has not seen (:func:`reports.publish.publish`).
+    """
+    period = parse_period(period_text)
+    out_dir = Path(out_dir) if out_dir else settings.output_dir / "bulletins"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with data.connect(settings) as conn:
+        return publish.publish(conn, lambda c: draft(c, settings, period, out_dir))
+
+
+def draft(conn, settings, period: Period, out_dir: Path) -> publish.Draft:
+    ctx = quarterly_context(conn, period) if period.kind == "quarterly" else monthly_context(conn, period)
+
+    def write(edition: publish.Edition):
+        ctx.update(**edition.stamp(), quality=quality_context(settings, out_dir, edition.quality_run_id))
+        html = templating.render(f"{period.kind}.html.j2", **ctx)
+        yield "html", html
+        from weasyprint import HTML
+
+        # resolve relative links (the Data Docs) from where the files are written; the CSS is inlined
+        yield "pdf", HTML(string=html, base_url=str(out_dir.resolve()) + "/").write_pdf()
+        yield "xlsx", lambda path: xlsx.write(path, ctx)
+
+    return publish.Draft(
+        kind=period.kind, period=period.label, out_dir=out_dir,
+        stem=("bulletin_" if period.kind == "quarterly" else "scheduling_") + period.label,
+        files=("html", "pdf", "xlsx"), sources=data.sources(conn, *ctx["source_range"]),
+        figures=ctx["figures"], diff=publish.diff, write=write)

@@ -1,0 +1,141 @@
+"""XLSX export: one sheet per table plus 数据来源 (and 版本说明).  Never writes a formula.
+
+Every string goes through :func:`safe_text`: a cell text starting with = + - @ (or a
+tab / carriage return) is prefixed with an apostrophe, so a spreadsheet never reads
+it as a formula (CSV/XLSX injection); numbers are written as numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import xlsxwriter
+
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value) -> str:
+    s = "" if value is None else str(value)
+    return "'" + s if s.startswith(DANGEROUS) else s
+
+
+class Sheet:
+    def __init__(self, wb, ws, fmts):
+        self.wb, self.ws, self.f = wb, ws, fmts
+
+    def text(self, r, c, value, fmt=None):
+        self.ws.write_string(r, c, safe_text(value), fmt or self.f["cell"])
+
+    def number(self, r, c, value, decimals=1):
+        if value is None:
+            self.ws.write_string(r, c, "—", self.f["cell"])
+        else:
+            self.ws.write_number(r, c, float(value), self.f[f"n{min(decimals, 4)}"])
+
+
+def _formats(wb):
+    base = {"font_name": "Noto Sans CJK SC", "font_size": 10, "border": 1, "valign": "vcenter"}
+    f = {"cell": wb.add_format(base),
+         "head": wb.add_format({**base, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#F2F2F2"}),
+         "title": wb.add_format({"font_name": "Noto Sans CJK SC", "bold": True, "font_size": 13}),
+         "note": wb.add_format({"font_name": "Noto Sans CJK SC", "font_size": 9, "italic": True})}
+    for d in range(5):
+        f[f"n{d}"] = wb.add_format({**base, "num_format": "0" if d == 0 else "0." + "0" * d})
+    return f
+
+
+def write_table(wb, fmts, table: dict) -> None:
+    ws = wb.add_worksheet(safe_text(table["sheet"])[:31])
+    sh = Sheet(wb, ws, fmts)
+    sh.text(0, 0, table["title"], fmts["title"])
+    cols = table["columns"]
+    # a column whose cells carry a rank becomes two columns: value and 位次
+    ranked = [any(isinstance(row[i], dict) and row[i].get("rank") is not None for row in table["rows"])
+              for i in range(len(cols))]
+    has_group = any(c.get("group") for c in cols)
+    hr = 2 if has_group else 1
+    x = 0
+    for i, c in enumerate(cols):
+        width = 2 if ranked[i] else 1
+        if has_group:
+            sh.text(1, x, c.get("group", ""), fmts["head"])
+            if width == 2:
+                sh.text(1, x + 1, c.get("group", ""), fmts["head"])
+        sh.text(hr, x, c["header"], fmts["head"])
+        if width == 2:
+            sh.text(hr, x + 1, "位次", fmts["head"])
+        x += width
+    for ri, row in enumerate(table["rows"], start=hr + 1):
+        x = 0
+        for i, cell in enumerate(row):
+            if "value" in cell:
+                sh.number(ri, x, cell["value"], cell.get("decimals", 1))
+            else:
+                sh.text(ri, x, cell["text"])
+            if ranked[i]:
+                if cell.get("rank") is not None:
+                    ws.write_number(ri, x + 1, cell["rank"], fmts["n0"])
+                else:
+                    sh.text(ri, x + 1, "")
+                x += 2
+            else:
+                x += 1
+    if table.get("note"):
+        sh.text(hr + 2 + len(table["rows"]), 0, table["note"], fmts["note"])
+    ws.set_column(0, 0, 12)
+    ws.set_column(1, x, 13)
+    ws.freeze_panes(hr + 1, 1)
+
+
+def write(path: Path, ctx: dict) -> None:
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                         "strings_to_numbers": False})
+    fmts = _formats(wb)
+    for t in ctx["tables"]:
+        write_table(wb, fmts, t)
+    # 数据来源: the submission files in force behind every figure
+    ws = wb.add_worksheet("数据来源")
+    sh = Sheet(wb, ws, fmts)
+    dv = ctx["data_version"]
+    sh.text(0, 0, f"{ctx['title']}（第{ctx['version']}版）数据来源：文件{dv['files']}个，"
+                  f"最大文件编号{dv['max_file_id']}，最晚接收{dv['max_received_at']}，数据版本哈希{dv['hash']}",
+            fmts["title"])
+    heads = ["文件编号 file_id", "文件名 file_name", "市州代码 city", "市州", "报告期 period", "类型 kind",
+             "sha256", "接收时间 received_at", "状态 status", "入库行数 rows", "拒收行数 rows_rejected"]
+    for c, h in enumerate(heads):
+        sh.text(1, c, h, fmts["head"])
+    for r, s in enumerate(ctx["sources"], start=2):
+        ws.write_number(r, 0, s["file_id"], fmts["n0"])
+        sh.text(r, 1, s["file_name"])
+        sh.text(r, 2, s["city_code"])
+        sh.text(r, 3, s["city_name"])
+        sh.text(r, 4, s["period"])
+        sh.text(r, 5, s["kind"])
+        sh.text(r, 6, (s["sha256"] or "").strip())
+        ra = s["received_at"]
+        sh.text(r, 7, ra.isoformat(timespec="seconds") if isinstance(ra, datetime) else ra)
+        sh.text(r, 8, s["status"])
+        ws.write_number(r, 9, s["rows"] or 0, fmts["n0"])
+        ws.write_number(r, 10, s["rows_rejected"] or 0, fmts["n0"])
+    quality = ctx.get("quality")
+    if quality:  # the passing gate run this version was published on, and its Data Docs
+        r = len(ctx["sources"]) + 3
+        sh.text(r, 0, f"数据质量检查 quality gate run：{quality['run_id']}（通过 passed）", fmts["title"])
+        # a hyperlink cell, not a formula (strings_to_urls is off: only this cell is a link); relative to
+        # the workbook's folder, so it still opens when output/ is copied elsewhere as a whole
+        ws.write_url(r + 1, 0, "external:" + quality["data_docs_href"], fmts["cell"],
+                     string=f"数据质量报告 Data Docs：{quality['data_docs_path']}")
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 28)
+    ws.set_column(6, 6, 66)
+    ws.set_column(7, 7, 22)
+    # 版本说明
+    ws = wb.add_worksheet("版本说明")
+    sh = Sheet(wb, ws, fmts)
+    sh.text(0, 0, f"第{ctx['version']}版，生成于{ctx['generated_at']}", fmts["title"])
+    lines = ctx["changes"] or (["首版"] if ctx["version"] == 1 else ["数据未变化"])
+    for i, line in enumerate(lines, start=1):
+        sh.text(i, 0, line)
+    ws.set_column(0, 0, 90)
+    wb.close()

@@ -1,0 +1,195 @@
+"""Read-only roles (SPEC §4), the reference seeds and the dbt docs site, on a real build.
+
+bi_reader may SELECT the marts and nothing else; auditor may SELECT every schema we own
+and write nothing; both are created by the build itself, idempotently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+
+import psycopg
+import pytest
+from psycopg import errors, sql
+
+from core.settings import Settings
+from flows import transform
+from samples.generate import generate
+from tests.conftest import WAREHOUSE_SCHEMAS, build_warehouse
+
+SPEC_KPI_UNITS = {
+    "signed_projects": "个", "signed_investment": "亿元", "major_projects_signed": "个",
+    "fortune500_projects": "个", "funds_domestic": "亿元", "fdi_actual": "亿美元", "funds_total": "亿元",
+    "performance_rate": "%", "start_rate": "%", "production_rate": "%", "funds_rate": "%",
+    "trade_total": "亿元", "exports": "亿元", "imports": "亿元", "trade_enterprises": "家",
+    "park_enterprises": "家", "park_above_scale": "家", "factory_occupancy": "%", "tax_per_mu": "万元/亩",
+    "services_trade": "亿美元", "trade_dependence": "%",
+}
+TARGET_KPIS = {"signed_projects", "signed_investment", "major_projects_signed", "funds_domestic", "fdi_actual",
+               "trade_total", "exports", "imports", "services_trade",
+               "performance_rate", "start_rate", "production_rate", "funds_rate"}
+PROVINCE = "430000"
+
+RELATIONS = """
+    SELECT n.nspname, c.relname, format('%%I.%%I', n.nspname, c.relname)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm')
+    ORDER BY 1, 2
+"""
+
+
+@pytest.fixture(scope="module")
+def built(pg, settings, tmp_path_factory):
+    """An empty warehouse, two months of a tiny sample ingested, then `dbt build` once."""
+    out = tmp_path_factory.mktemp("roles_sample")
+    generate(out, "2025-08", "2025-09", scale=0.02)
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        build_warehouse(settings, sorted(out.iterdir()))
+        yield conn
+
+
+def privileges(conn) -> dict:
+    """(role, relation) -> privileges held, for every relation of the warehouse schemas."""
+    rows = conn.execute("""
+        SELECT r.role, format('%%I.%%I', n.nspname, c.relname),
+               array_remove(ARRAY[
+                 CASE WHEN has_table_privilege(r.role, c.oid, 'SELECT') THEN 'SELECT' END,
+                 CASE WHEN has_table_privilege(r.role, c.oid, 'INSERT') THEN 'INSERT' END,
+                 CASE WHEN has_table_privilege(r.role, c.oid, 'UPDATE') THEN 'UPDATE' END,
+                 CASE WHEN has_table_privilege(r.role, c.oid, 'DELETE') THEN 'DELETE' END,
+                 CASE WHEN has_table_privilege(r.role, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END], NULL)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN (VALUES ('bi_reader'), ('auditor')) AS r (role)
+        WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm')
+    """, [list(WAREHOUSE_SCHEMAS)]).fetchall()
+    return {(role, rel): set(privs) for role, rel, privs in rows}
+
+
+class acting_as:
+    """A fresh connection of the transform role, switched to a reader role with SET ROLE."""
+
+    def __init__(self, settings: Settings, role: str):
+        self.settings, self.role = settings, role
+
+    def __enter__(self) -> psycopg.Connection:
+        self.conn = psycopg.connect(**self.settings.warehouse.conninfo(), autocommit=True)
+        self.conn.execute(sql.SQL("GRANT {} TO current_user").format(sql.Identifier(self.role)))
+        self.conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.role)))
+        return self.conn
+
+    def __exit__(self, *exc):
+        self.conn.execute("RESET ROLE")
+        self.conn.execute(sql.SQL("REVOKE {} FROM current_user").format(sql.Identifier(self.role)))
+        self.conn.close()
+
+
+def refused(conn, statement: str) -> bool:
+    try:
+        conn.execute(statement)
+    except errors.InsufficientPrivilege:
+        return True
+    return False
+
+
+def test_roles_are_nologin_groups_and_the_transform_role_is_no_superuser(built):
+    roles = dict(built.execute("SELECT rolname, (rolcanlogin OR rolsuper OR rolcreaterole OR rolcreatedb) "
+                               "FROM pg_roles WHERE rolname IN ('bi_reader', 'auditor')").fetchall())
+    assert roles == {"bi_reader": False, "auditor": False}
+    assert built.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (False,)
+
+
+def test_bi_reader_reads_the_marts_and_nothing_else(built, settings):
+    marts = [rel for _, _, rel in built.execute(RELATIONS, [["marts"]]).fetchall()]
+    assert "marts.fct_park_month" in marts
+    with acting_as(settings, "bi_reader") as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("bi_reader",)
+        for rel in marts:
+            conn.execute(f"SELECT * FROM {rel} LIMIT 1")
+        assert conn.execute("SELECT count(*) FROM marts.fct_park_month").fetchone()[0] > 0
+        for rel in ("raw.parks", "raw.trade", "audit.submissions", "audit.rejected_rows",
+                    "staging.stg_raw__parks", "reference.kpi_definitions"):
+            assert refused(conn, f"SELECT * FROM {rel} LIMIT 1"), rel
+        assert refused(conn, "INSERT INTO marts.dim_city (city_code) VALUES ('999999')")
+
+
+def test_auditor_reads_every_schema_and_writes_nothing(built, settings):
+    with acting_as(settings, "auditor") as conn:
+        for rel in ("raw.parks", "raw.trade", "raw.projects", "audit.submissions", "audit.rejected_rows",
+                    "staging.stg_raw__parks", "reference.kpi_definitions", "marts.fct_park_month"):
+            conn.execute(f"SELECT * FROM {rel} LIMIT 1")
+        assert conn.execute("SELECT count(*) FROM audit.submissions").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM raw.parks").fetchone()[0] > 0
+        assert refused(conn, "INSERT INTO raw.parks (file_id) VALUES (1)")
+        assert refused(conn, "INSERT INTO marts.dim_city (city_code) VALUES ('999999')")
+        assert refused(conn, "UPDATE audit.submissions SET status = 'rejected'")
+        assert refused(conn, "DELETE FROM raw.trade")
+        assert refused(conn, "CREATE TABLE marts.auditor_was_here (x int)")
+
+
+def test_grants_cover_every_relation_exactly(built):
+    grants = privileges(built)
+    assert len(grants) > 40  # raw, audit, staging, reference and marts relations, for two roles
+    for (role, rel), privs in grants.items():
+        readable = role == "auditor" or rel.startswith("marts.")
+        assert privs == ({"SELECT"} if readable else set()), (role, rel, privs)
+
+
+def test_a_second_build_keeps_roles_and_grants(built, settings):
+    before = privileges(built)
+    transform.dbt_build(settings)  # roles exist now: created once, granted again without error
+    assert privileges(built) == before
+    assert built.execute("SELECT count(*) FROM pg_roles WHERE rolname IN ('bi_reader', 'auditor')").fetchone() == (2,)
+
+
+def test_a_role_without_createrole_gets_a_warning_not_a_failure(built, settings, tmp_path):
+    """An external server where the transform role may not create roles: warn and carry on."""
+    user, password = f"etl_{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    built.execute(sql.SQL("CREATE ROLE {} LOGIN NOCREATEROLE PASSWORD {}").format(
+        sql.Identifier(user), sql.Literal(password)))
+    try:
+        w = settings.warehouse
+        url = f"postgresql://{user}:{password}@{w.host}:{w.port}/{w.dbname}"
+        limited = Settings({**os.environ, "OPENECON_DATABASE_URL": url})
+        missing = {"openecon_bi_reader_role": f"{user}_bi", "openecon_auditor_role": f"{user}_audit"}
+        proc = transform.dbt(["run-operation", "openecon_setup_roles", "--vars", json.dumps(missing),
+                             "--target-path", str(tmp_path / "target")], limited)
+        assert proc.returncode == 0
+        assert f"role {user}_bi does not exist and {user} lacks CREATEROLE" in proc.stdout
+        assert "CREATE ROLE" in proc.stdout
+        assert not built.execute("SELECT 1 FROM pg_roles WHERE rolname LIKE %s", [f"{user}\\_%"]).fetchall()
+    finally:
+        built.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def test_kpi_definitions_carry_every_spec_kpi_with_its_unit(built):
+    assert dict(built.execute("SELECT kpi_code, unit FROM reference.kpi_definitions").fetchall()) == SPEC_KPI_UNITS
+    kinds = dict(built.execute("SELECT kpi_code, kind FROM reference.kpi_definitions").fetchall())
+    assert kinds["trade_enterprises"] == "distinct" and kinds["park_enterprises"] == "stock"
+    assert kinds["performance_rate"] == "ratio" and kinds["signed_projects"] == "flow"
+    targets = built.execute("SELECT year, count(DISTINCT city_code), array_agg(DISTINCT kpi_code) "
+                            "FROM reference.annual_targets GROUP BY 1 ORDER BY 1").fetchall()
+    assert [(y, n, set(k)) for y, n, k in targets] == [(y, 15, TARGET_KPIS) for y in (2023, 2024, 2025, 2026)]
+    trade = built.execute("SELECT target FROM reference.annual_targets WHERE year = 2025 "
+                          "AND city_code = %s AND kpi_code = 'trade_total'", [PROVINCE]).fetchone()[0]
+    assert 5500 <= trade <= 6500
+    gdp = dict(built.execute("SELECT city_code, gdp_100m_cny FROM reference.city_gdp WHERE year = 2024").fetchall())
+    assert len(gdp) == 15 and gdp[PROVINCE] == sum(v for c, v in gdp.items() if c != PROVINCE)
+    assert max(gdp, key=lambda c: gdp[c] if c != PROVINCE else 0) == "430100"
+
+
+def test_dbt_docs_site_is_published_and_opens_offline(built, settings):
+    out = transform.dbt_docs(settings)
+    assert out == settings.output_dir / "dbt_docs"
+    for name in ("index.html", "static_index.html", "manifest.json", "catalog.json"):
+        assert (out / name).stat().st_size > 0, name
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert "model.openecon.fct_park_month" in manifest["nodes"]
+    static = (out / "static_index.html").read_text(encoding="utf-8")
+    assert "fct_park_month" in static and "kpi_definitions" in static  # manifest and catalog inlined
+    remote = re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>", static, re.I)
+    assert remote == []
+    catalog = json.loads((out / "catalog.json").read_text(encoding="utf-8"))
+    assert "model.openecon.fct_park_month" in catalog["nodes"]  # the catalog was read from the warehouse

@@ -1,0 +1,158 @@
+"""The Great Expectations gate (issue 6): suites per layer, severity, results as data, publish gate.
+
+One warehouse for the module, in order: the clean sample passes; a corrupted mart input
+fails the next gate, which blocks the bulletin; then the sample with planted mistakes is
+ingested on top (its planted files supersede the clean ones, the rest are duplicates) and
+each mistake that passes intake but breaks a mart rule fails its named expectation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import psycopg
+import pytest
+
+from core.in_force import current
+from expectations.offline_docs import external_loads
+from expectations.store import GateNotPassed
+from expectations.suites import all_suites
+from flows import quality, transform
+from ingestion.load import ingest_paths
+from reports.bulletin import render
+from samples.generate import generate
+
+FROM, TO, SCALE = "2025-06", "2025-09", 0.01
+
+
+def files_of(folder):
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".csv", ".xlsx")
+                  and "resubmissions" not in p.parts)
+
+
+@pytest.fixture(scope="module")
+def wh(pg, settings, tmp_path_factory):
+    from tests.conftest import build_warehouse
+
+    clean = tmp_path_factory.mktemp("gate_clean")
+    generate(clean, FROM, TO, scale=SCALE)
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        build_warehouse(settings, files_of(clean))
+        yield {"conn": conn}
+
+
+def results(conn, run_id):
+    return conn.execute(
+        "SELECT suite, layer, table_name, expectation, severity, success, unexpected_count, unexpected_sample, "
+        "data_hash FROM audit.quality_results WHERE run_id = %s", [run_id]).fetchall()
+
+
+def test_clean_sample_passes_and_results_are_stored(wh, settings):
+    conn = wh["conn"]
+    gate = quality.quality_gate(settings, triggered_by="pytest")
+    assert gate.success, gate.summary()
+    assert not gate.blocking
+    dv = current(conn)
+    run = conn.execute("SELECT success, evaluated, blocking_failures, data_hash, data_version, triggered_by, "
+                       "finished_at >= started_at FROM audit.quality_runs WHERE run_id = %s",
+                       [gate.run_id]).fetchone()
+    assert run[0] is True and run[1] == gate.evaluated and run[2] == 0
+    assert run[3] == dv["hash"] and run[4] == dv and run[5] == "pytest" and run[6]
+    rows = results(conn, gate.run_id)
+    assert len(rows) == gate.evaluated
+    suites = {s.name for s in all_suites()}
+    assert {r[0] for r in rows} == suites  # every suite, submission_status included (B's mart exists)
+    assert {r[1] for r in rows} == {"raw", "staging", "marts"}
+    assert all(r[8] == dv["hash"] for r in rows)
+    assert all(r[5] for r in rows if r[4] == "blocking")
+    # the mart rules of the issue are all there, by name
+    names = {(r[0], r[3]) for r in rows}
+    for rule in ("province_equals_sum_of_cities", "ytd_non_decreasing", "rates_between_0_and_100",
+                 "distinct_count_le_sum_of_cities", "every_city_every_period"):
+        assert ("marts.kpi_city_month", rule) in names
+    assert ("marts.fct_project_month", "paid_in_cumulative_non_decreasing") in names
+    # raw was checked on the files not yet passed: on this first run, the latest month's
+    assert conn.execute("SELECT raw_scope->'periods' FROM audit.quality_runs WHERE run_id = %s",
+                        [gate.run_id]).fetchone()[0] == [TO]
+    # Data Docs: one index listing every suite
+    index = settings.data_docs_dir / "index.html"
+    assert gate.data_docs_index == str(index)
+    page = index.read_text(encoding="utf-8")
+    for name in suites:
+        assert name in page, name
+    # ...that opens offline: every page loads its scripts, styles and images from the docs folder
+    pages = list(settings.data_docs_dir.rglob("*.html"))
+    assert len(pages) > len(suites)
+    for p in pages:
+        html = p.read_text(encoding="utf-8")
+        assert external_loads(html) == [], p
+        for ref in re.findall(r'<(?:script|link|img)\b[^>]*?\s(?:src|href)="([^"#?]+)', html):
+            assert (p.parent / ref).resolve().is_file(), (p, ref)
+    assert "jquery" in page and "bootstrap-table" in page  # the tables are rendered by these, now local
+    # (tests/reports/test_bulletin.py renders on such a run and checks the link to it)
+
+
+def test_corrupted_mart_input_blocks_the_next_run(wh, settings):
+    conn = wh["conn"]
+    # behind intake's back: one project's paid-in in the September ledger falls below August's
+    pid, before = conn.execute(
+        "SELECT p.project_id, p.paid_in_cumulative_10k FROM staging.stg_raw__projects AS p "
+        "JOIN staging.stg_raw__projects AS a ON a.project_id = p.project_id AND a.period = '2025-08' "
+        "WHERE p.period = '2025-09' AND a.paid_in_cumulative_10k > 10 ORDER BY p.project_id LIMIT 1").fetchone()
+    conn.execute("UPDATE raw.projects SET paid_in_cumulative = 1 WHERE project_id = %s AND file_id IN "
+                 "(SELECT file_id FROM audit.submissions WHERE period = '2025-09')", [pid])
+    # raw is immutable by design, so the incremental marts need a full refresh to see the change
+    transform.dbt(["run", "--select", "int_projects__versioned", "fct_project_month", "--full-refresh"], settings)
+    gate = quality.quality_gate(settings)
+    assert not gate.success
+    [fail] = [f for f in gate.blocking if f.expectation == "paid_in_cumulative_non_decreasing"]
+    assert fail.table == "marts.fct_project_month" and fail.unexpected_count == 1
+    assert fail.sample[0]["project_id"] == pid and fail.sample[0]["period"] == "2025-09"
+    text = gate.summary()
+    assert "FAILED" in text and "paid_in_cumulative_non_decreasing on table marts.fct_project_month" in text
+    assert pid in text
+    # same submissions, so the same data version: the latest run on it failed, nothing is published
+    with pytest.raises(GateNotPassed, match="paid_in_cumulative_non_decreasing on marts.fct_project_month"):
+        render(settings, "2025-09", settings.output_dir / "gate_bulletins")
+    stored = conn.execute("SELECT unexpected_sample FROM audit.quality_results WHERE run_id = %s AND "
+                          "expectation = 'paid_in_cumulative_non_decreasing'", [gate.run_id]).fetchone()[0]
+    assert stored[0]["project_id"] == pid
+    conn.execute("UPDATE raw.projects SET paid_in_cumulative = %s WHERE project_id = %s AND file_id IN "
+                 "(SELECT file_id FROM audit.submissions WHERE period = '2025-09')", [before, pid])
+
+
+def test_planted_mart_mistakes_fail_their_expectation_and_block_the_bulletin(wh, settings, tmp_path_factory):
+    conn = wh["conn"]
+    out = tmp_path_factory.mktemp("gate_errors")
+    generate(out, FROM, TO, scale=SCALE, with_errors=True)
+    planted = [p for p in json.loads((out / "planted_errors.json").read_text(encoding="utf-8"))
+               if p.get("stage") == "marts"]
+    assert {p["case"] for p in planted} >= {"paid_in_decrease", "services_ytd_decrease"}
+    receipts = {r.file: r for r in ingest_paths(files_of(out), settings)}
+    for p in planted:  # intake lets them through (a warning at most)
+        assert receipts[p["file"].split("/")[-1]].status == "superseding", p
+    # a new data version: no gate has seen it, so nothing is published until one passes
+    with pytest.raises(GateNotPassed, match="no quality gate run on the current data version"):
+        render(settings, "2025-09", settings.output_dir / "gate_bulletins")
+    transform.dbt(["run"], settings)  # the models only: the dbt tests are not what this test is about
+    gate = quality.quality_gate(settings)
+    assert not gate.success
+    text = gate.summary()
+    for p in planted:
+        want = p["gate"]
+        fails = [f for f in gate.blocking if f.suite == want["suite"] and f.expectation == want["expectation"]]
+        assert fails, (p, text)
+        row = want["row"]
+        assert any(all(str(s.get(k)) == str(v) for k, v in row.items()) for s in fails[0].sample), (p, fails[0])
+        table = want["suite"]
+        assert re.search(rf"\[blocking\] {want['expectation']} on table {re.escape(table)}", text)
+        assert row["period"] in text
+        stored = conn.execute("SELECT expectation_type FROM audit.quality_results WHERE run_id = %s AND suite = %s "
+                              "AND expectation = %s AND NOT success", [gate.run_id, table, want["expectation"]]
+                              ).fetchone()
+        assert stored == (want["expectation_type"],)
+    with pytest.raises(GateNotPassed, match="FAILED") as refused:
+        render(settings, "2025Q3", settings.output_dir / "gate_bulletins")
+    assert "ytd_non_decreasing on marts.kpi_city_month" in str(refused.value)
+    assert not conn.execute("SELECT count(*) FROM audit.bulletins WHERE kind = 'quarterly'").fetchone()[0]

@@ -15,13 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".openecon" / "bench"
-os.environ["OPENECON_STATE_DIR"] = str(STATE / "state-build")
-os.environ["OPENECON_OUTPUT_DIR"] = str(STATE / "output-build")
-os.environ["OPENECON_PG_PORT"] = os.environ.get("OPENECON_BENCH_PG_PORT", "54339")
-os.environ.pop("OPENECON_DATABASE_URL", None)
-sys.path.insert(0, str(ROOT))
+from bench_env import BENCH as STATE
+from bench_env import isolate
+
+isolate("state-build", "output-build", 54339)
 
 import psycopg  # noqa: E402
 

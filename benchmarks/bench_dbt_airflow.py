@@ -26,14 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = Path(os.environ.get("OPENECON_BENCH_DIR") or ROOT / ".openecon" / "bench").resolve()
-STATE = BENCH / "state-airflow-dbt"
-os.environ["OPENECON_STATE_DIR"] = str(STATE)
-os.environ["OPENECON_OUTPUT_DIR"] = str(BENCH / "output-airflow-dbt")
-os.environ["OPENECON_PG_PORT"] = os.environ.get("OPENECON_BENCH_PG_PORT", "54349")
-os.environ.pop("OPENECON_DATABASE_URL", None)
-sys.path.insert(0, str(ROOT))
+from bench_env import ROOT, isolate
+
+STATE = isolate("state-airflow-dbt", "output-airflow-dbt", 54349)
 
 from core.postgres import ensure_database  # noqa: E402
 from core.settings import Settings  # noqa: E402

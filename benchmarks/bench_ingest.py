@@ -14,15 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".openecon" / "bench"
-os.environ["OPENECON_STATE_DIR"] = str(STATE / "state")
-os.environ["OPENECON_OUTPUT_DIR"] = str(STATE / "output")
-os.environ["OPENECON_PG_PORT"] = os.environ.get("OPENECON_BENCH_PG_PORT", "54339")
-os.environ.pop("OPENECON_DATABASE_URL", None)
-os.environ["OPENECON_MAX_FILE_MB"] = "4096"
+from bench_env import BENCH as STATE
+from bench_env import ROOT, isolate
 
-sys.path.insert(0, str(ROOT))
+isolate("state", "output", 54339)
+os.environ["OPENECON_MAX_FILE_MB"] = "4096"
 
 import psycopg  # noqa: E402
 

@@ -22,17 +22,7 @@ errors are retried with backoff; failures land in `audit.pipeline_failures`.
 from __future__ import annotations
 
 # An Airflow DAG file: the report DAG's shape is orchestration.report_dags.report_dag.
-from core.periods import YEAR_OR_QUARTER_PARAM_PATTERN
 from orchestration.report_dags import report_dag
 
-appraisal = report_dag(
-    "appraisal",
-    cron="0 9 20 1,4,7,10 *",
-    period_pattern=YEAR_OR_QUARTER_PARAM_PATTERN,
-    period_help="As of quarter YYYYQn, or YYYY for the year; empty = newest "
-                "quarter-end with figures, not after the month before the trigger",
-    report="appraisal",
-    task_id="render_appraisal",
-    tags=["appraisal", "quarterly"],
-    doc_md=__doc__,
-)
+appraisal = report_dag("appraisal", cron="0 9 20 1,4,7,10 *", period="year_or_quarter", report="appraisal",
+                       task_id="render_appraisal", tags=["appraisal", "quarterly"], doc_md=__doc__)

@@ -23,17 +23,7 @@ land in `audit.pipeline_failures`.
 from __future__ import annotations
 
 # An Airflow DAG file: the report DAG's shape is orchestration.report_dags.report_dag.
-from core.periods import MONTH_PARAM_PATTERN
 from orchestration.report_dags import report_dag
 
-bulletin_monthly = report_dag(
-    "bulletin_monthly",
-    cron="0 9 12 * *",
-    period_pattern=MONTH_PARAM_PATTERN,
-    period_help="Month YYYY-MM; empty = newest month with figures, "
-                "not after the month before the trigger",
-    report="monthly_report",
-    task_id="render_scheduling_report",
-    tags=["bulletin", "monthly"],
-    doc_md=__doc__,
-)
+bulletin_monthly = report_dag("bulletin_monthly", cron="0 9 12 * *", period="month", report="monthly_report",
+                              task_id="render_scheduling_report", tags=["bulletin", "monthly"], doc_md=__doc__)

@@ -20,17 +20,8 @@ database errors are retried with backoff; failures land in `audit.pipeline_failu
 from __future__ import annotations
 
 # An Airflow DAG file: the report DAG's shape is orchestration.report_dags.report_dag.
-from core.periods import QUARTER_PARAM_PATTERN
 from orchestration.report_dags import report_dag
 
-bulletin_quarterly = report_dag(
-    "bulletin_quarterly",
-    cron="0 9 15 1,4,7,10 *",
-    period_pattern=QUARTER_PARAM_PATTERN,
-    period_help="Quarter YYYYQn; empty = newest complete quarter, "
-                "not after the month before the trigger",
-    report="quarterly_bulletin",
-    task_id="render_quarterly_bulletin",
-    tags=["bulletin", "quarterly"],
-    doc_md=__doc__,
-)
+bulletin_quarterly = report_dag("bulletin_quarterly", cron="0 9 15 1,4,7,10 *", period="quarter",
+                                report="quarterly_bulletin", task_id="render_quarterly_bulletin",
+                                tags=["bulletin", "quarterly"], doc_md=__doc__)

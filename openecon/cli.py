@@ -204,20 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="generate the dbt docs site into output/dbt_docs")
     docs.set_defaults(func=cmd_docs)
 
-    bulletin = sub.add_parser("bulletin", help="quarterly bulletin (YYYYQn) or monthly scheduling report (YYYY-MM)")
-    bulletin.add_argument("--period", required=True, metavar="YYYY-MM|YYYYQn")
-    bulletin.add_argument("--out", help="output folder (default: output/bulletins)")
-    bulletin.set_defaults(func=cmd_bulletin)
-
-    appraisal = sub.add_parser("appraisal", help="绩效考核 of the cities for a year as of a quarter (HTML, XLSX)")
-    appraisal.add_argument("--period", required=True, metavar="YYYYQn|YYYY")
-    appraisal.add_argument("--out", help="output folder (default: output/bulletins)")
-    appraisal.set_defaults(func=cmd_appraisal)
-
-    audit = sub.add_parser("audit", help="the auditor's report for a period (HTML, XLSX)")
-    audit.add_argument("--period", required=True, metavar="YYYY-MM|YYYYQn")
-    audit.add_argument("--out", help="output folder (default: output/audit)")
-    audit.set_defaults(func=cmd_audit)
+    # the documents: each takes a period and an optional output folder
+    for name, about, periods, out, func in (
+        ("bulletin", "quarterly bulletin (YYYYQn) or monthly scheduling report (YYYY-MM)", "YYYY-MM|YYYYQn",
+         "output/bulletins", cmd_bulletin),
+        ("appraisal", "绩效考核 of the cities for a year as of a quarter (HTML, XLSX)", "YYYYQn|YYYY",
+         "output/bulletins", cmd_appraisal),
+        ("audit", "the auditor's report for a period (HTML, XLSX)", "YYYY-MM|YYYYQn", "output/audit", cmd_audit),
+    ):
+        document = sub.add_parser(name, help=about)
+        document.add_argument("--period", required=True, metavar=periods)
+        document.add_argument("--out", help=f"output folder (default: {out})")
+        document.set_defaults(func=func)
 
     demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")
     demo.set_defaults(func=cmd_demo)

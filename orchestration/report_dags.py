@@ -10,16 +10,26 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from core.constants import TIMEZONE, WAREHOUSE_POOL
+from core.periods import MONTH_PARAM_PATTERN, QUARTER_PARAM_PATTERN, YEAR_OR_QUARTER_PARAM_PATTERN
 from orchestration.assets import MARTS
 from orchestration.callbacks import default_args
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
+_DEFAULT = "not after the month before the trigger"
+# The ``period`` param of each kind of report: its pattern and what an empty value means.
+PERIODS = {
+    "month": (MONTH_PARAM_PATTERN, f"Month YYYY-MM; empty = newest month with figures, {_DEFAULT}"),
+    "quarter": (QUARTER_PARAM_PATTERN, f"Quarter YYYYQn; empty = newest complete quarter, {_DEFAULT}"),
+    "year_or_quarter": (YEAR_OR_QUARTER_PARAM_PATTERN, "As of quarter YYYYQn, or YYYY for the year; empty = "
+                        f"newest quarter-end with figures, {_DEFAULT}"),
+}
 
 
-def report_dag(dag_id: str, *, cron: str, period_pattern: str, period_help: str, report: str, task_id: str,
-               tags: list[str], doc_md: str):
-    """A report DAG: runs on ``openecon_marts`` or at ``cron`` (local time), with a ``period`` param;
-    its one task runs ``flows.publishing.<report>`` (skipped with the reason when there is nothing)."""
+def report_dag(dag_id: str, *, cron: str, period: str, report: str, task_id: str, tags: list[str], doc_md: str):
+    """A report DAG: runs on ``openecon_marts`` or at ``cron`` (local time), with a ``period`` param
+    of a kind in PERIODS; its one task runs ``flows.publishing.<report>`` (skipped with the reason
+    when there is nothing to publish)."""
+    period_pattern, period_help = PERIODS[period]
 
     @dag(
         dag_id=dag_id,

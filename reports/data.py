@@ -33,7 +33,16 @@ def connect(settings) -> psycopg.Connection:
 
 
 # --------------------------------------------------------------------------- KPIs
-KPI_SQL = """
+# The figures both tables print, as floats; {t} is the relation that holds them.
+_FIGURES = ",\n    ".join(f"cast({{t}}.{c} as double precision) as {c}" for c in (
+    "value_ytd", "value_ytd_last_year", "yoy_pct", "yoy_pp", "annual_target", "target_progress_pct",
+    "time_progress_pct"))
+# Rank by progress against the annual target, within the cities (the province has none).
+_RANK_TARGET = """case when {t}.city_code <> %(province)s and {t}.target_progress_pct is not null then
+        cast(rank() over (partition by {t}.kpi_code, {t}.city_code = %(province)s, {t}.target_progress_pct is null
+                          order by {t}.target_progress_pct desc) as integer) end as rank_target"""
+
+KPI_SQL = f"""
 with k as (
     select k.*, d.display_order, d.kind as kpi_kind
     from marts.kpi_city_month as k
@@ -43,22 +52,14 @@ with k as (
 select
     k.kpi_code, k.kpi_name_zh, k.city_code, k.city_name, k.period, k.month, k.display_order, k.kpi_kind,
     k.is_combined_jan_feb,
-    cast(k.value_month as double precision)          as value_month,
-    cast(k.value_ytd as double precision)            as value_ytd,
-    cast(k.value_ytd_last_year as double precision)  as value_ytd_last_year,
-    cast(k.yoy_pct as double precision)              as yoy_pct,
-    cast(k.yoy_pp as double precision)               as yoy_pp,
-    cast(k.annual_target as double precision)        as annual_target,
-    cast(k.target_progress_pct as double precision)  as target_progress_pct,
-    cast(k.time_progress_pct as double precision)    as time_progress_pct,
+    cast(k.value_month as double precision) as value_month,
+    {_FIGURES.format(t="k")},
     k.rank_in_province,
     case when k.city_code <> %(province)s and coalesce(k.yoy_pp, k.yoy_pct) is not null then
         cast(rank() over (partition by k.kpi_code, k.city_code = %(province)s,
                                        coalesce(k.yoy_pp, k.yoy_pct) is null
                           order by coalesce(k.yoy_pp, k.yoy_pct) desc) as integer) end as rank_growth,
-    case when k.city_code <> %(province)s and k.target_progress_pct is not null then
-        cast(rank() over (partition by k.kpi_code, k.city_code = %(province)s, k.target_progress_pct is null
-                          order by k.target_progress_pct desc) as integer) end as rank_target,
+    {_RANK_TARGET.format(t="k")},
     k.unit
 from k
 order by k.display_order, k.city_code
@@ -66,23 +67,15 @@ order by k.display_order, k.city_code
 
 
 # A quarter's figures, ranks and cards come from marts.quarterly_bulletin, where they are defined once.
-QUARTER_SQL = """
+QUARTER_SQL = f"""
 select
     q.kpi_code, q.kpi_name_zh, q.city_code, q.city_name, q.period, k.month, q.display_order, d.kind as kpi_kind,
     k.is_combined_jan_feb,
-    cast(k.value_month as double precision)          as value_month,
-    cast(q.value_ytd as double precision)            as value_ytd,
-    cast(q.value_ytd_last_year as double precision)  as value_ytd_last_year,
-    cast(q.yoy_pct as double precision)              as yoy_pct,
-    cast(q.yoy_pp as double precision)               as yoy_pp,
-    cast(q.annual_target as double precision)        as annual_target,
-    cast(q.target_progress_pct as double precision)  as target_progress_pct,
-    cast(q.time_progress_pct as double precision)    as time_progress_pct,
-    q.rank_by_total                                  as rank_in_province,
-    q.rank_by_growth                                 as rank_growth,
-    case when q.city_code <> %(province)s and q.target_progress_pct is not null then
-        cast(rank() over (partition by q.kpi_code, q.city_code = %(province)s, q.target_progress_pct is null
-                          order by q.target_progress_pct desc) as integer) end as rank_target,
+    cast(k.value_month as double precision) as value_month,
+    {_FIGURES.format(t="q")},
+    q.rank_by_total as rank_in_province,
+    q.rank_by_growth as rank_growth,
+    {_RANK_TARGET.format(t="q")},
     q.card,
     cast(q.progress_gap_pp as double precision)      as progress_gap_pp,
     q.unit

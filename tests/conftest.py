@@ -92,6 +92,22 @@ def build_warehouse(settings, paths) -> list:
     return receipts
 
 
+@pytest.fixture(scope="module")
+def sample_warehouse(request, pg, settings, tmp_path_factory):
+    """A connection to a warehouse built from the module's ``SAMPLE = (first, last, scale)``:
+    sample files of the 14 cities for those months, all ingested and accepted, `dbt build` once."""
+    import psycopg
+
+    from samples.generate import generate
+
+    first, last, scale = request.module.SAMPLE
+    out = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    generate(out, first, last, scale=scale)
+    build_warehouse(settings, sorted(out.iterdir()))
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        yield conn
+
+
 @pytest.fixture
 def warehouse(pg, settings):
     """A connection to an empty warehouse (every schema we own dropped, then prepared)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import psycopg
 import pytest
 
 from flows import transform
@@ -15,28 +14,18 @@ from samples.calendar import COMBINED_JAN_FEB
 from samples.generate import generate
 from samples.projects import city_projects
 from samples.workbooks import workbook_content, write_content
-from tests.conftest import build_warehouse
+from tests.spec import SPEC_KPI_UNITS
 from tests.workbooks import city_workbook, project_row
 
-SPEC_KPIS = {
-    "signed_projects": "个", "signed_investment": "亿元", "major_projects_signed": "个",
-    "fortune500_projects": "个", "funds_domestic": "亿元", "fdi_actual": "亿美元", "funds_total": "亿元",
-    "performance_rate": "%", "start_rate": "%", "production_rate": "%", "funds_rate": "%",
-    "trade_total": "亿元", "exports": "亿元", "imports": "亿元", "trade_enterprises": "家",
-    "park_enterprises": "家", "park_above_scale": "家", "factory_occupancy": "%", "tax_per_mu": "万元/亩",
-    "services_trade": "亿美元", "trade_dependence": "%",
-}
 CITIES = 14
 
 
+SAMPLE = ("2023-12", "2025-03", 0.03)  # the warehouse the module reads (1–2月 cities included)
+
+
 @pytest.fixture(scope="module")
-def built(pg, settings, tmp_path_factory):
-    """A warehouse built from 2023-12..2025-03 of sample data (1–2月 cities included)."""
-    out = tmp_path_factory.mktemp("kpi_sample")
-    generate(out, "2023-12", "2025-03", scale=0.03)
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        build_warehouse(settings, sorted(out.iterdir()))
-        yield conn
+def built(sample_warehouse):
+    return sample_warehouse
 
 
 def kpis(conn, where="true", params=()):
@@ -46,7 +35,7 @@ def kpis(conn, where="true", params=()):
 def test_every_spec_kpi_for_every_city_and_the_province(built):
     rows = built.execute("SELECT kpi_code, unit, count(DISTINCT city_code) FROM marts.kpi_city_month "
                          "WHERE period = '2025-03' GROUP BY 1, 2").fetchall()
-    assert {k: u for k, u, _ in rows} == SPEC_KPIS
+    assert {k: u for k, u, _ in rows} == SPEC_KPI_UNITS
     assert {n for _, _, n in rows} == {CITIES + 1}
 
 

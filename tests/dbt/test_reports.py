@@ -5,23 +5,17 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-import psycopg
 import pytest
-
-from samples.generate import generate
-from tests.conftest import build_warehouse
 
 AS_OF = "2025-06"
 
 
+SAMPLE = ("2024-12", AS_OF, 0.03)  # the warehouse the module reads
+
+
 @pytest.fixture(scope="module")
-def built(pg, settings, tmp_path_factory):
-    """An empty warehouse built from 2024-12..2025-06 of sample data."""
-    out = tmp_path_factory.mktemp("report_sample")
-    generate(out, "2024-12", "2025-06", scale=0.03)
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        build_warehouse(settings, sorted(out.iterdir()))
-        yield conn
+def built(sample_warehouse):
+    return sample_warehouse
 
 
 def dicts(conn, sql, params=()):

@@ -17,17 +17,9 @@ from psycopg import errors, sql
 
 from core.settings import Settings
 from flows import transform
-from samples.generate import generate
-from tests.conftest import WAREHOUSE_SCHEMAS, build_warehouse
+from tests.conftest import WAREHOUSE_SCHEMAS
+from tests.spec import SPEC_KPI_UNITS
 
-SPEC_KPI_UNITS = {
-    "signed_projects": "个", "signed_investment": "亿元", "major_projects_signed": "个",
-    "fortune500_projects": "个", "funds_domestic": "亿元", "fdi_actual": "亿美元", "funds_total": "亿元",
-    "performance_rate": "%", "start_rate": "%", "production_rate": "%", "funds_rate": "%",
-    "trade_total": "亿元", "exports": "亿元", "imports": "亿元", "trade_enterprises": "家",
-    "park_enterprises": "家", "park_above_scale": "家", "factory_occupancy": "%", "tax_per_mu": "万元/亩",
-    "services_trade": "亿美元", "trade_dependence": "%",
-}
 TARGET_KPIS = {"signed_projects", "signed_investment", "major_projects_signed", "funds_domestic", "fdi_actual",
                "trade_total", "exports", "imports", "services_trade",
                "performance_rate", "start_rate", "production_rate", "funds_rate"}
@@ -41,14 +33,12 @@ RELATIONS = """
 """
 
 
+SAMPLE = ("2025-08", "2025-09", 0.02)  # two months of a tiny sample, `dbt build` once
+
+
 @pytest.fixture(scope="module")
-def built(pg, settings, tmp_path_factory):
-    """An empty warehouse, two months of a tiny sample ingested, then `dbt build` once."""
-    out = tmp_path_factory.mktemp("roles_sample")
-    generate(out, "2025-08", "2025-09", scale=0.02)
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        build_warehouse(settings, sorted(out.iterdir()))
-        yield conn
+def built(sample_warehouse):
+    return sample_warehouse
 
 
 def privileges(conn) -> dict:

@@ -183,6 +183,42 @@ MIGRATIONS: tuple[Migration, ...] = (
         # what a version was published from when it is not a data-version change alone
         "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS content_hash text",
     )),
+    Migration(7, "figures each published version printed; corrections and incomplete periods", (
+        # One row per KPI cell (kpi_city_month's key) a published version printed, with the values it
+        # printed: the next version lists those that changed (更正说明), and dbt compares them with the
+        # current marts (kpi_city_month.revised_since_publication). Written in the transaction of the
+        # version's register row; kind/period/version/published_at repeat audit.bulletins' for dbt.
+        """
+        CREATE TABLE IF NOT EXISTS audit.published_figures (
+          bulletin_id   bigint NOT NULL REFERENCES audit.bulletins (id),
+          kind          text NOT NULL,
+          period        text NOT NULL,
+          version       integer NOT NULL,
+          published_at  timestamptz NOT NULL,
+          kpi_code      text NOT NULL,
+          city_code     text NOT NULL,
+          kpi_period    text NOT NULL,
+          value_ytd     numeric,
+          value_month   numeric,
+          prints_ytd    boolean NOT NULL,
+          prints_month  boolean NOT NULL,
+          PRIMARY KEY (bulletin_id, kpi_code, city_code, kpi_period)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS published_figures_cell "
+        "ON audit.published_figures (kpi_code, city_code, kpi_period, published_at)",
+        # the printed figures of the previous version that this version corrects (figure, old, new,
+        # difference, the superseding files), and the cities a version published over an incomplete
+        # period (--allow-incomplete) left out or counted incompletely
+        "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS corrections jsonb NOT NULL DEFAULT '[]'",
+        "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS incomplete jsonb NOT NULL DEFAULT '[]'",
+        "COMMENT ON TABLE audit.published_figures IS 'One row per KPI cell (kpi, city, period) a published "
+        "document version printed, with the values printed (value_ytd / value_month where prints_*)'",
+        "COMMENT ON COLUMN audit.bulletins.corrections IS '更正说明: printed figures of the previous version "
+        "that changed (figure, old, new, difference, the superseding files in force)'",
+        "COMMENT ON COLUMN audit.bulletins.incomplete IS 'Published over an incomplete period (--allow-incomplete): "
+        "the cities not included or incomplete, with the reason; [] when complete'",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

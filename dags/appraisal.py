@@ -10,6 +10,10 @@ when the marts were rebuilt and passed the gate (the **openecon_marts** asset).
 * **period** — `YYYYQn` (as of that quarter) or `YYYY` (the year, = `YYYYQ4`). Empty = the
   newest quarter-end with figures, not after the month before the run's trigger time
   (the same rule as the quarterly bulletin, so both report on the same quarter).
+* **allow_incomplete** — `false` (default): when a province total of the period would leave
+  cities out (a city not reported, 1–2月 not covered, a month missing from a trade year to date)
+  the task fails at once with the cities named (in Chinese and English) and nothing is written;
+  `true`: it publishes, each such figure with a note naming the cities not included.
 
 A quarter without figures is skipped with the reason. Same data → same version, no new
 files; changed data → v2 listing the cities whose total or rank moved. Transient database

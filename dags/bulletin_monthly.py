@@ -10,6 +10,10 @@ when the marts were rebuilt and passed the gate (the **openecon_marts** asset), 
   run has no logical date, and the newest month with figures is the one the rebuild just
   brought in (a late file of an earlier month re-renders the newest report, whose data
   version includes it); the cap keeps a calendar re-run or backfill on the month it was due for.
+* **allow_incomplete** — `false` (default): when a province total of the period would leave
+  cities out (a city not reported, 1–2月 not covered, a month missing from a trade year to date)
+  the task fails at once with the cities named (in Chinese and English) and nothing is written;
+  `true`: it publishes, each such figure with a note naming the cities not included.
 
 A period without figures in the marts is skipped with the reason, never published empty.
 Re-rendering unchanged data reuses the version (no new files); changed data gives v2 with

@@ -9,6 +9,10 @@ asset), and on 15 January, April, July and October at 09:00 as a calendar fallba
   figures in `marts.quarterly_bulletin`, not after the month before the run's trigger time:
   a quarter is complete once its last month is in, so a rebuild in October (with September
   in) publishes Q3, and a rebuild in November re-checks Q3 (no new version unless its data changed).
+* **allow_incomplete** — `false` (default): when a province total of the period would leave
+  cities out (a city not reported, 1–2月 not covered, a month missing from a trade year to date)
+  the task fails at once with the cities named (in Chinese and English) and nothing is written;
+  `true`: it publishes, each such figure with a note naming the cities not included.
 
 A quarter without figures is skipped with the reason, never published empty. Transient
 database errors are retried with backoff; failures land in `audit.pipeline_failures`.

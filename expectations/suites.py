@@ -29,6 +29,7 @@ from core import reference
 from core.constants import PROVINCE_CODE
 from core.periods import PERIOD_RE
 from ingestion import contract
+from ingestion.load import PAID_IN_REVISION
 
 BLOCKING = {"severity": "blocking"}
 WARNING = {"severity": "warning"}
@@ -47,6 +48,10 @@ BOUNDED_RATES = ("performance_rate", "start_rate", "production_rate", "factory_o
 # bound, intake has no such rule), and 外贸依存度 = trade / GDP exceeds 100% in very open
 # economies. Both are ≥ 0; above 100 is a warning to look at, not an error.
 UNBOUNDED_RATES = ("funds_rate", "trade_dependence")
+# marts.kpi_city_month.report_status: city rows reported / combined / missing, province rows
+# reported (complete) / partial / missing; yoy_basis says whether 同比 compares like with like.
+KPI_REPORT_STATUSES = ("reported", "combined", "missing", "partial")
+YOY_BASES = ("complete", "incomplete_this_year", "incomplete_last_year", "combined_last_year", "no_last_year")
 
 
 class ExpectNoRowsBreakingRule(UnexpectedRowsExpectation):
@@ -254,17 +259,30 @@ def kpi_definitions() -> dict[str, dict]:
 
 
 def kpi_city_month(cities: list[str]) -> SuiteSpec:
+    """The KPI grid: every cell present with an honest status, the province = Σ of the cities that
+    reported, and 同比 only like for like.
+
+    A city missing (or a 1–2月 January) is not an error when the grid says so: it is a warning on
+    the latest period (whether an incomplete period may be published is the reports' decision).
+    What blocks is a grid that misstates it: a hole, a value on a missing or combined row, a
+    province figure that is not the sum of the reporting cities, an is_complete or report_status
+    that disagrees with the city rows, a 同比 over unlike bases.
+    """
     kinds = kpi_definitions()
     additive = [k for k, d in kinds.items() if d["kind"] in ADDITIVE_KINDS]
     distinct = [k for k, d in kinds.items() if d["kind"] == "distinct"]
     cumulative = [k for k, d in kinds.items() if d["kind"] in CUMULATIVE_KINDS]
     strict = [k for k in cumulative if k in STRICTLY_CUMULATIVE]
     soft = [k for k in cumulative if k not in STRICTLY_CUMULATIVE]
-    ytd_drop = """
+    # A city's own figures, and the province's complete ones: a province total over fewer
+    # cities may well be lower than last month's complete one.
+    ytd_drop = f"""
         select kpi_code, city_code, period, value_ytd, previous_period, previous_value_ytd
         from (select kpi_code, city_code, period, value_ytd,
                      lag(period) over w as previous_period, lag(value_ytd) over w as previous_value_ytd
-              from {{batch}} as b where kpi_code in ({codes})
+              from {{{{batch}}}} as b
+              where kpi_code in ({{codes}}) and value_ytd is not null
+                and (city_code <> '{PROVINCE_CODE}' or is_complete)
               window w as (partition by kpi_code, city_code, year order by period)) as t
         where value_ytd < previous_value_ytd - 1e-9"""
     exps = (
@@ -274,35 +292,55 @@ def kpi_city_month(cities: list[str]) -> SuiteSpec:
         gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=[PROVINCE_CODE, *cities], meta=BLOCKING),
         gxe.ExpectColumnValuesToBeInSet(column="kpi_code", value_set=sorted(kinds), meta=BLOCKING),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["kpi_code", "city_code", "period"], meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="report_status", value_set=list(KPI_REPORT_STATUSES),
+                                        meta=BLOCKING),
+        gxe.ExpectColumnValuesToBeInSet(column="yoy_basis", value_set=list(YOY_BASES), meta=BLOCKING),
+        gxe.ExpectColumnValuesToNotBeNull(column="is_complete", meta=BLOCKING),
         rule("province_equals_sum_of_cities",
-             f"province ({PROVINCE_CODE}) value_ytd and value_month = Σ cities, "
-             "for the additive KPIs (kind flow or stock in reference.kpi_definitions)", f"""
+             f"province ({PROVINCE_CODE}) value_ytd and value_month = Σ of the cities that reported a figure, "
+             "and cities_reported = how many, for the additive KPIs (kind flow or stock in "
+             "reference.kpi_definitions)", f"""
             select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd,
-                   p.value_month as province_month, c.sum_month as cities_month, c.cities
+                   p.value_month as province_month, c.sum_month as cities_month,
+                   p.cities_reported, c.cities
             from {{batch}} as p
             join (select kpi_code, period, sum(value_ytd) as sum_ytd, count(*) as cities,
-                         -- 当月 is unknown for the province when a city reports 1–2月 together
+                         -- 当月 is unknown for the province when a reporting city's is (a combined 1–2月)
                          case when count(value_month) = count(*) then sum(value_month) end as sum_month
-                  from {{batch}} as b where city_code <> '{PROVINCE_CODE}' group by kpi_code, period) as c
+                  from {{batch}} as b
+                  where city_code <> '{PROVINCE_CODE}' and report_status = 'reported' and value_ytd is not null
+                  group by kpi_code, period) as c
               on c.kpi_code = p.kpi_code and c.period = p.period
             where p.city_code = '{PROVINCE_CODE}' and p.kpi_code in ({_codes(additive)})
               and (abs(coalesce(p.value_ytd, 0) - coalesce(c.sum_ytd, 0))
                      > 1e-6 * greatest(1, abs(coalesce(c.sum_ytd, 0)))
                    or (p.value_ytd is null) <> (c.sum_ytd is null)
                    or (p.value_month is null) <> (c.sum_month is null)
-                   or abs(p.value_month - c.sum_month) > 1e-6 * greatest(1, abs(c.sum_month)))"""),
+                   or abs(p.value_month - c.sum_month) > 1e-6 * greatest(1, abs(c.sum_month))
+                   or p.cities_reported is distinct from c.cities)
+            union all
+            select p.kpi_code, p.period, p.value_ytd, null, p.value_month, null, p.cities_reported, 0
+            from {{batch}} as p
+            where p.city_code = '{PROVINCE_CODE}' and p.kpi_code in ({_codes(additive)})
+              and (p.value_ytd is not null or p.cities_reported <> 0)
+              and not exists (select 1 from {{batch}} as c
+                              where c.kpi_code = p.kpi_code and c.period = p.period and c.city_code <> p.city_code
+                                and c.report_status = 'reported' and c.value_ytd is not null)"""),
         rule("distinct_count_le_sum_of_cities",
-             "a province distinct count (e.g. trade_enterprises) is at most Σ cities and at least the largest city",
+             "a province distinct count (e.g. trade_enterprises) is at least the largest city and, when "
+             "complete, at most Σ cities (an incomplete one also counts a missing city's earlier months)",
              f"""
-            select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd, c.max_ytd
+            select p.kpi_code, p.period, p.value_ytd as province_ytd, c.sum_ytd as cities_ytd, c.max_ytd,
+                   p.is_complete
             from {{batch}} as p
             join (select kpi_code, period, sum(value_ytd) as sum_ytd, max(value_ytd) as max_ytd
                   from {{batch}} as b where city_code <> '{PROVINCE_CODE}' group by kpi_code, period) as c
               on c.kpi_code = p.kpi_code and c.period = p.period
             where p.city_code = '{PROVINCE_CODE}' and p.kpi_code in ({_codes(distinct)})
-              and (p.value_ytd > c.sum_ytd or p.value_ytd < c.max_ytd)"""),
+              and ((p.is_complete and p.value_ytd > c.sum_ytd) or p.value_ytd < c.max_ytd)"""),
         rule("ytd_non_decreasing", "value_ytd never falls within a year (sums of non-negative months, distinct "
-             "counts over a growing set, the cities' YTD services figures)", ytd_drop.format(codes=_codes(strict))),
+             "counts over a growing set, the cities' YTD services figures), for the cities and the complete "
+             "province rows", ytd_drop.format(codes=_codes(strict))),
         rule("ytd_non_decreasing_projects", "project KPIs year to date: a fall (project dropped from a ledger, "
              "paid-in revised down) is reported", ytd_drop.format(codes=_codes(soft)), WARNING),
         rule("rates_between_0_and_100", f"rates bounded by definition ({', '.join(BOUNDED_RATES)}) "
@@ -316,17 +354,100 @@ def kpi_city_month(cities: list[str]) -> SuiteSpec:
             select kpi_code, city_code, period, value_ytd from {{batch}} as b
             where kpi_code in ({_codes(UNBOUNDED_RATES)}) and value_ytd > 100""", WARNING),
         rule("every_city_every_period",
-             "the province and the 14 cities have rows for every published period (a city reporting 1–2月 "
-             "together has no January)", f"""
-            select c.city_code, c.city_name, p.period
-            from (select distinct period from {{batch}} as b) as p
+             "a complete grid: every KPI (quarterly ones in 03/06/09/12) has a row for the province and each of "
+             "the 14 cities in every period of the table, reported or not", """
+            select d.kpi_code, c.city_code, c.city_name, p.period
+            from (select distinct period from {batch} as b) as p
+            cross join reference.kpi_definitions as d
             cross join marts.dim_city as c
-            where not exists (select 1 from {{batch}} as k where k.city_code = c.city_code and k.period = p.period)
-              and not (right(p.period, 2) = '01' and c.city_code <> '{PROVINCE_CODE}' and coalesce(
-                  (select bool_and(f.is_combined_jan_feb) from {{batch}} as f
-                   where f.city_code = c.city_code and f.period = left(p.period, 4) || '-02'), true))"""),
+            where (d.frequency <> 'quarterly' or right(p.period, 2) in ('03', '06', '09', '12'))
+              and not exists (select 1 from {batch} as k
+                              where k.kpi_code = d.kpi_code and k.city_code = c.city_code and k.period = p.period)"""),
+        rule("not_reported_rows_have_no_values",
+             "a missing or combined row has null values, never zero (no January is invented)", """
+            select kpi_code, city_code, period, report_status, value_month, value_ytd, yoy_pct, yoy_pp
+            from {batch} as b
+            where report_status in ('missing', 'combined')
+              and (value_month is not null or value_ytd is not null or yoy_pct is not null or yoy_pp is not null)"""),
+        rule("completeness_agrees_with_statuses",
+             "city rows: reported / combined (a January, flagged 1–2月) / missing, complete only when reported; "
+             f"province rows: reported exactly when is_complete, is_complete exactly when all "
+             f"{len(cities)} city rows are complete, cities_reported among the reporting cities and 0 exactly "
+             "when missing", f"""
+            select k.kpi_code, k.city_code, k.period, k.report_status, k.is_complete, k.cities_reported,
+                   null as complete_cities, null as reporting_cities, null as valued_cities
+            from {{batch}} as k
+            where k.city_code <> '{PROVINCE_CODE}'
+              and (k.report_status not in ('reported', 'combined', 'missing')
+                   or (k.is_complete and k.report_status <> 'reported')
+                   or (k.report_status = 'combined' and not (k.month = 1 and k.is_combined_jan_feb))
+                   or k.cities_reported is not null)
+            union all
+            select p.kpi_code, p.city_code, p.period, p.report_status, p.is_complete, p.cities_reported,
+                   c.complete_cities, c.reporting_cities, c.valued_cities
+            from {{batch}} as p
+            left join (select kpi_code, period, count(*) as cities,
+                              sum(case when is_complete then 1 else 0 end) as complete_cities,
+                              sum(case when report_status = 'reported' then 1 else 0 end) as reporting_cities,
+                              sum(case when report_status = 'reported' and value_ytd is not null then 1 else 0 end)
+                                  as valued_cities
+                       from {{batch}} as b where city_code <> '{PROVINCE_CODE}' group by kpi_code, period) as c
+              on c.kpi_code = p.kpi_code and c.period = p.period
+            where p.city_code = '{PROVINCE_CODE}'
+              and (p.report_status not in ('reported', 'partial', 'missing')
+                   or p.is_complete <> (p.report_status = 'reported')
+                   or p.is_complete <> (coalesce(c.complete_cities, 0) = {len(cities)})
+                   or p.cities_reported is null
+                   or p.cities_reported not between coalesce(c.valued_cities, 0) and coalesce(c.reporting_cities, 0)
+                   or (p.cities_reported = 0) <> (p.report_status = 'missing'))"""),
+        rule("yoy_only_like_for_like",
+             "同比 (yoy_pct, yoy_pp) only where yoy_basis = complete, and complete only when this row and the same "
+             "month last year are both complete (a city's combined January last year is not)", """
+            select k.kpi_code, k.city_code, k.period, k.yoy_basis, k.yoy_pct, k.yoy_pp, k.is_complete,
+                   l.period as last_year_period, l.is_complete as last_year_complete,
+                   l.report_status as last_year_status
+            from {batch} as k
+            left join {batch} as l
+              on l.kpi_code = k.kpi_code and l.city_code = k.city_code
+             and l.period = cast(k.year - 1 as varchar) || substr(k.period, 5)
+            where ((k.yoy_pct is not null or k.yoy_pp is not null) and k.yoy_basis <> 'complete')
+               or (k.yoy_basis = 'complete' and not (k.is_complete and coalesce(l.is_complete, false)))
+               or ((k.yoy_basis = 'incomplete_this_year') = k.is_complete)
+               or ((k.yoy_basis = 'no_last_year') <> (k.is_complete and l.period is null))
+               or (k.yoy_basis in ('incomplete_last_year', 'combined_last_year') and l.is_complete)
+               or (k.yoy_basis = 'complete' and k.value_ytd_last_year <> 0 and k.value_ytd is not null
+                   and k.yoy_pct is null)"""),
+        rule("province_incomplete_latest_period",
+             "the province's figures of the latest period cover all 14 cities (a city missing, or 1–2月 not "
+             "covered, is stated by report_status; whether to publish it is the reports' decision)", f"""
+            select kpi_code, period, report_status, cities_reported, yoy_basis
+            from {{batch}} as b
+            where city_code = '{PROVINCE_CODE}' and not is_complete
+              and period = (select max(period) from {{batch}} as m)""", WARNING),
     )
     return SuiteSpec("marts.kpi_city_month", "marts", "kpi_city_month", exps)
+
+
+def paid_in_decreases(flagged: bool) -> str:
+    """Rows of marts.fct_project_month whose paid-in is below the project's previous ledger row,
+    with (``flagged``) or without a paid-in revision warning of intake on the same file and row.
+
+    The fact's rows come from the files in force only, so a warning of a superseded file never
+    excuses a decrease; intake compares with the same previous row (ingestion.load._paid_in_revisions).
+    """
+    return f"""
+        select t.city_code, t.project_id, t.period, t.paid_in_cumulative_10k, t.previous_period,
+               t.previous_paid_in_cumulative_10k, s.file_name, t.file_id, t.row_number
+        from (select city_code, project_id, period, paid_in_cumulative_10k, file_id, row_number,
+                     lag(period) over w as previous_period,
+                     lag(paid_in_cumulative_10k) over w as previous_paid_in_cumulative_10k
+              from {{batch}} as b window w as (partition by project_id order by period)) as t
+        left join audit.submissions as s on s.file_id = t.file_id
+        where t.paid_in_cumulative_10k < t.previous_paid_in_cumulative_10k
+          and {'' if flagged else 'not '}exists (
+              select 1 from audit.row_warnings as w
+              where w.file_id = t.file_id and w.row_number = t.row_number
+                and w.sheet = '{contract.PROJECTS.sheet_name}' and w.rule = '{PAID_IN_REVISION}')"""
 
 
 def fct_project_month(cities: list[str]) -> SuiteSpec:
@@ -337,14 +458,13 @@ def fct_project_month(cities: list[str]) -> SuiteSpec:
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["project_id", "period"], meta=BLOCKING),
         gxe.ExpectColumnValuesToBeBetween(column="paid_in_cumulative_10k", min_value=0, meta=BLOCKING),
         rule("paid_in_cumulative_non_decreasing",
-             "累计实际到位资金 of a project never falls from one ledger to the next", """
-            select city_code, project_id, period, paid_in_cumulative_10k, previous_period,
-                   previous_paid_in_cumulative_10k, file_id, row_number
-            from (select city_code, project_id, period, paid_in_cumulative_10k, file_id, row_number,
-                         lag(period) over w as previous_period,
-                         lag(paid_in_cumulative_10k) over w as previous_paid_in_cumulative_10k
-                  from {batch} as b window w as (partition by project_id order by period)) as t
-            where paid_in_cumulative_10k < previous_paid_in_cumulative_10k"""),
+             "累计实际到位资金 of a project never falls from one ledger to the next, unless intake flagged "
+             f"the row as a revision (audit.row_warnings rule {PAID_IN_REVISION}): an unflagged fall blocks",
+             paid_in_decreases(flagged=False)),
+        rule("paid_in_flagged_revisions",
+             "累计实际到位资金 revised down and flagged at intake (audit.row_warnings rule "
+             f"{PAID_IN_REVISION}): accepted, listed in the monthly scheduling report",
+             paid_in_decreases(flagged=True), WARNING),
     )
     return SuiteSpec("marts.fct_project_month", "marts", "fct_project_month", exps)
 

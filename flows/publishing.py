@@ -1,7 +1,9 @@
 """What the report DAGs do: pick the period, refuse to publish from empty marts, render.
 
 Each function returns a summary for the task log / XCom, or raises
-:class:`NothingToPublish` with the reason (the DAG task turns it into a skip).
+:class:`NothingToPublish` with the reason (the DAG task turns it into a skip), or
+:class:`IncompletePeriod` naming the cities when the period's province totals would be
+incomplete and ``allow_incomplete`` is not set (the DAG task fails with the message).
 The default period (empty ``period`` param) is explained in ``core.periods``.
 """
 
@@ -16,6 +18,9 @@ from core.periods import latest_period, quarter_end, quarter_of, report_cap, val
 from flows.warehouse import prepare
 from reports import appraisal as appraisal_report
 from reports import bulletin
+from reports.completeness import IncompletePeriod
+
+__all__ = ["IncompletePeriod", "NothingToPublish", "appraisal", "monthly_report", "quarterly_bulletin"]
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +66,33 @@ def choose_period(settings, mart: str, explicit: str | None, run_after: date | d
     return chosen
 
 
-def monthly_report(settings, period: str | None, run_after=None) -> dict:
+def monthly_report(settings, period: str | None, run_after=None, allow_incomplete: bool = False) -> dict:
     """一月一调度 scheduling report (HTML, PDF, XLSX) for a month."""
     ym = choose_period(settings, "kpi_city_month", validate_period(period) if period else None, run_after)
-    result = bulletin.render(settings, ym)
+    result = bulletin.render(settings, ym, allow_incomplete=allow_incomplete)
     return _summary(ym, result)
 
 
-def quarterly_bulletin(settings, quarter: str | None, run_after=None) -> dict:
+def quarterly_bulletin(settings, quarter: str | None, run_after=None, allow_incomplete: bool = False) -> dict:
     """一季一通报 quarterly bulletin for a quarter (``YYYYQn``)."""
     ym = choose_period(settings, "quarterly_bulletin", quarter_end(quarter) if quarter else None, run_after,
                        quarter_end_only=True)
     q = quarter_of(ym)
-    return _summary(q, bulletin.render(settings, q))
+    return _summary(q, bulletin.render(settings, q, allow_incomplete=allow_incomplete))
 
 
-def appraisal(settings, quarter: str | None, run_after=None) -> dict:
+def appraisal(settings, quarter: str | None, run_after=None, allow_incomplete: bool = False) -> dict:
     """绩效考核 of the cities for the year as of a quarter (``YYYYQn``; ``YYYY`` = the year)."""
     ym = choose_period(settings, "performance_appraisal", quarter_end(validate_quarter(quarter)) if quarter else None,
                        run_after, quarter_end_only=True)
     q = quarter_of(ym)
-    return _summary(q, appraisal_report.render(settings, q))
+    return _summary(q, appraisal_report.render(settings, q, allow_incomplete=allow_incomplete))
 
 
 def _summary(period: str, result: dict) -> dict:
+    incomplete = [c["city_name"] for c in result.get("incomplete", []) if "city_name" in c]
+    if incomplete:
+        log.warning("published %s over an incomplete period (allow_incomplete): %s", period, "、".join(incomplete))
     return {"period": period, "version": result["version"], "reused": result["reused"],
-            "paths": [str(p) for p in result["paths"]]}
+            "paths": [str(p) for p in result["paths"]], "corrections": len(result.get("corrections", [])),
+            "incomplete": incomplete}

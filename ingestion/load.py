@@ -192,19 +192,32 @@ def _load_trade(conn, path: Path, file_id: int) -> Loaded:
     return Loaded(r.rows_total, r.rows_loaded, r.bad_rows, r.issues)
 
 
+# The rule intake writes to audit.row_warnings for a paid-in decrease: the quality gate
+# (expectations/suites.py) and the monthly scheduling report read the flagged revisions by it.
+PAID_IN_REVISION = "paid_in_decrease"
+
+
 def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: str) -> list[Issue]:
-    """Cumulative paid-in below the city's previous in-force ledger: accepted, flagged as a revision."""
+    """Cumulative paid-in below the project's previous ledger row: accepted, flagged as a revision.
+
+    "Previous" is the project's latest row in the city's earlier workbooks in force, so a
+    project missing from a month's ledger is compared with the last ledger that listed it:
+    the same comparison as the gate's paid_in_cumulative_non_decreasing, which blocks any
+    decrease not flagged here.
+    """
     rows = conn.execute(
         """
-        WITH prev_file AS (
-            SELECT file_id FROM audit.submissions_in_force
-            WHERE city_code = %(city)s AND kind = 'workbook' AND period < %(period)s
-            ORDER BY period DESC, file_id DESC LIMIT 1
+        WITH prev AS (
+            SELECT DISTINCT ON (p.project_id) p.project_id, p.paid_in_cumulative
+            FROM audit.submissions_in_force AS s
+            JOIN raw.projects AS p ON p.file_id = s.file_id
+            WHERE s.city_code = %(city)s AND s.kind = 'workbook' AND s.period < %(period)s
+              AND p.project_id IN (SELECT project_id FROM raw.projects WHERE file_id = %(file_id)s)
+            ORDER BY p.project_id, s.period DESC, s.file_id DESC
         )
         SELECT cur.row_number, cur.paid_in_cumulative, prev.paid_in_cumulative
         FROM raw.projects AS cur
-        JOIN raw.projects AS prev ON prev.project_id = cur.project_id
-        JOIN prev_file ON prev.file_id = prev_file.file_id
+        JOIN prev ON prev.project_id = cur.project_id
         WHERE cur.file_id = %(file_id)s AND cur.paid_in_cumulative < prev.paid_in_cumulative
         ORDER BY cur.row_number
         """,
@@ -212,7 +225,7 @@ def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: st
     ).fetchall()
     col = PROJECTS.column("paid_in_cumulative")
     num = lambda d: f"{d.normalize():f}"  # noqa: E731  Decimal('7000.0') -> '7000'
-    return [Issue(file, PROJECTS.sheet_name, row, col.header, num(cur), "paid_in_decrease",
+    return [Issue(file, PROJECTS.sheet_name, row, col.header, num(cur), PAID_IN_REVISION,
                   f"累计实际到位资金低于上期（{num(prev)}），按数据修订接收并标记",
                   f"cumulative paid-in is below last period's {num(prev)}; accepted and flagged as a revision",
                   level="warning")

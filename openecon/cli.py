@@ -102,15 +102,28 @@ def cmd_docs(args) -> int:
 def cmd_bulletin(args) -> int:
     from reports.bulletin import render
 
-    result = render(_warehouse(), args.period, Path(args.out) if args.out else None)
+    result = render(_warehouse(), args.period, Path(args.out) if args.out else None,
+                    allow_incomplete=args.allow_incomplete)
     state = "unchanged data, same version" if result["reused"] else "rendered"
     print(f"v{result['version']} ({state}); data version {result['data_version']['hash']}, "
           f"{result['data_version']['files']} files")
+    _print_published(result)
+    return 0
+
+
+def _print_published(result: dict) -> None:
+    """The files, then what the version says about its data: incomplete cities, corrections, changes."""
     for path in result["paths"]:
         print(f"  {path}")
+    for c in result.get("incomplete", []):
+        if "city_name" in c:
+            print(f"  incomplete: {c['city_name']}（{c['city_code']}）：{'；'.join(c['details'])}")
+    for c in result.get("corrections", [])[:20]:
+        files = "、".join(f["file_name"] for f in c["files"]) or "-"
+        print(f"  更正 corrected: {c['figure']} {c['old_text']} → {c['new_text']} ({c['difference_text']} "
+              f"{c['unit']}), {files}")
     for line in result["changes"][:20]:
         print(f"  changed: {line}")
-    return 0
 
 
 def cmd_audit(args) -> int:
@@ -160,11 +173,11 @@ def cmd_appraisal(args) -> int:
     from core.periods import validate_quarter
     from reports.appraisal import render
 
-    result = render(_warehouse(), validate_quarter(args.period), Path(args.out) if args.out else None)
+    result = render(_warehouse(), validate_quarter(args.period), Path(args.out) if args.out else None,
+                    allow_incomplete=args.allow_incomplete)
     print(f"v{result['version']} ({'unchanged data, same version' if result['reused'] else 'rendered'}); "
           f"data version {result['data_version']['hash']}")
-    for line in [*result["paths"], *(f"changed: {c}" for c in result["changes"])]:
-        print(f"  {line}")
+    _print_published(result)
     return 0
 
 
@@ -215,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
         document = sub.add_parser(name, help=about)
         document.add_argument("--period", required=True, metavar=periods)
         document.add_argument("--out", help=f"output folder (default: {out})")
+        if name != "audit":  # the documents that print province totals refuse an incomplete period
+            document.add_argument("--allow-incomplete", action="store_true",
+                                  help="publish even when the period is incomplete (a city not reported, 1–2月 "
+                                       "not covered): each province total then names the cities not included")
         document.set_defaults(func=func)
 
     demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")

@@ -25,10 +25,16 @@ PERIODS = {
 }
 
 
+ALLOW_INCOMPLETE_HELP = ("Publish even when the period's province totals leave cities out (not reported, "
+                         "1–2月 not covered): each such figure then carries a note naming them. Off: the run "
+                         "fails with the cities named. 数据不完整时仍发布（注明未包含的市州）")
+
+
 def report_dag(dag_id: str, *, cron: str, period: str, report: str, task_id: str, tags: list[str], doc_md: str):
     """A report DAG: runs on ``openecon_marts`` or at ``cron`` (local time), with a ``period`` param
-    of a kind in PERIODS; its one task runs ``flows.publishing.<report>`` (skipped with the reason
-    when there is nothing to publish)."""
+    of a kind in PERIODS and an ``allow_incomplete`` param; its one task runs
+    ``flows.publishing.<report>`` (skipped with the reason when there is nothing to publish, failed
+    with the cities named when the period is incomplete and ``allow_incomplete`` is off)."""
     period_pattern, period_help = PERIODS[period]
 
     @dag(
@@ -37,7 +43,8 @@ def report_dag(dag_id: str, *, cron: str, period: str, report: str, task_id: str
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        params={"period": Param("", type="string", pattern=period_pattern, description=period_help)},
+        params={"period": Param("", type="string", pattern=period_pattern, description=period_help),
+                "allow_incomplete": Param(False, type="boolean", description=ALLOW_INCOMPLETE_HELP)},
         default_args=default_args(),
         tags=["openecon", *tags],
         doc_md=doc_md,

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.periods import Period, parse_period
-from reports import data, publish, templating, xlsx
+from reports import completeness, data, publish, templating, xlsx
 
 QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}
 PART_ORDER = ["目标任务", "工作成效", "加分", "扣分"]
@@ -28,9 +28,11 @@ ROWS_SQL = """
 select a.year, a.as_of_period, a.city_code, a.city_name, a.part, a.item_code, a.item_name, a.kpi_code,
        cast(a.value as double precision) as value, cast(a.target as double precision) as target,
        cast(a.weight as double precision) as weight, cast(a.score as double precision) as score,
-       a.derivation, cast(a.total_score as double precision) as total_score, a.rank, d.unit
+       a.derivation, cast(a.total_score as double precision) as total_score, a.rank, d.unit, k.source_kind
 from marts.performance_appraisal as a
 left join reference.kpi_definitions as d using (kpi_code)
+left join marts.kpi_city_month as k
+    on k.kpi_code = a.kpi_code and k.city_code = a.city_code and k.period = a.as_of_period
 where a.as_of_period = %(period)s
 order by a.city_code, a.item_code
 """
@@ -58,10 +60,13 @@ def load(conn, period: Period) -> list[dict]:
     return conn.execute(ROWS_SQL, {"period": period.ym}).fetchall()
 
 
-def context(conn, period: Period) -> dict:
+def context(conn, period: Period, allow_incomplete: bool = False) -> dict:
     rows = load(conn, period)
     if not rows:
         raise ValueError(f"marts.performance_appraisal has no rows as of {period.ym}")
+    # the indicators' figures of the quarter-end month: refuses unless complete or told to publish anyway
+    kpis = sorted({r["kpi_code"] for r in rows if r["kpi_code"]})
+    found = completeness.require(conn, "appraisal", period.label, period.ym, allow_incomplete, kpis)
     scheme = conn.execute("select item_code, item_name, part, weight, method, description "
                           "from reference.appraisal_scheme order by item_code").fetchall()
     rules = conn.execute("select rule_code, rule_name, kind, points_per_item, cap_points, description "
@@ -74,14 +79,33 @@ def context(conn, period: Period) -> dict:
     final = period.month == 12
     title = (f"关于{period.year}年度全省各市州开放型经济工作绩效考核结果的通报" if final else
              f"关于{period.year}年{period.ytd_label}全省各市州开放型经济工作绩效考核情况的通报")
+    gaps = {c["city_code"]: c for c in found.cities()}
+    summary = _summary_table(ranked, items, period, total_weight)
+    if gaps:
+        summary["note"] += "".join(f"{c['city_name']}：{'；'.join(c['details_zh'])}，相关指标按现有数据计分。"
+                                   for c in gaps.values())
     return {
         "kind": "appraisal", "title": title, "final": final, "period": period,
         "quarter_cn": QUARTER_CN[period.quarter], "ytd": period.ytd_label,
-        "overview": _overview(ranked, period, total_weight), "city_lines": _city_lines(ranked),
+        "overview": _overview(ranked, period, total_weight), "city_lines": _city_lines(ranked, gaps),
         "scheme": scheme, "rules": rules,
-        "tables": [_summary_table(ranked, items, period, total_weight), _detail_table(by_city, items, period)],
+        "tables": [summary, _detail_table(by_city, items, period)],
         "rows": rows, "totals": {c["name"]: {"total": c["total"], "rank": c["rank"]} for c in ranked},
+        "cells": _cells(rows, period), "incomplete": found.summary() if found.allowed else None,
+        "incomplete_register": found.register(),
     }
+
+
+def _cells(rows: list[dict], period: Period) -> dict:
+    """The indicators' values the appraisal prints (a city's KPI as of the quarter): audit.published_figures."""
+    cells: dict = {}
+    for r in rows:
+        if r["kpi_code"] and r["source_kind"]:
+            publish.add_cell(cells, {"kpi_code": r["kpi_code"], "city_code": r["city_code"], "period": period.ym,
+                                     "city_name": r["city_name"], "kpi_name_zh": r["item_name"],
+                                     "unit": r["unit"] or "", "source_kind": r["source_kind"],
+                                     "value_ytd": r["value"]}, 2, ytd=True)
+    return cells
 
 
 def _by_city(rows: list[dict]) -> dict[str, dict]:
@@ -108,12 +132,16 @@ def _overview(ranked: list[dict], period: Period, total_weight: float) -> list[s
     ]
 
 
-def _city_lines(ranked: list[dict]) -> list[dict]:
-    """三、各市州得分情况: each city's total, rank and parts."""
+def _city_lines(ranked: list[dict], gaps: dict | None = None) -> list[dict]:
+    """三、各市州得分情况: each city's total, rank and parts; a city whose figures are incomplete
+    (published with the override) says so beside its score."""
     city_lines = []
     for c in ranked:
         parts = "，".join(_part_text(p, c["parts"][p]) for p in PART_ORDER if p in c["parts"])
-        city_lines.append({"name": c["name"], "text": f"总分{_num(c['total'])}分，全省第{c['rank']}位（{parts}）。"})
+        gap = (gaps or {}).get(c["code"])
+        note = f"（注：{'；'.join(gap['details_zh'])}，相关指标按现有数据计分）" if gap else ""
+        city_lines.append({"name": c["name"],
+                           "text": f"总分{_num(c['total'])}分{note}，全省第{c['rank']}位（{parts}）。"})
     return city_lines
 
 
@@ -170,11 +198,13 @@ def _content_hash(rows: list[dict], dv: dict) -> str:
     return hashlib.sha256(f"{dv['hash']}\n{payload}".encode()).hexdigest()[:12]
 
 
-def render(settings, quarter: str, out_dir: Path | None = None) -> dict:
+def render(settings, quarter: str, out_dir: Path | None = None, allow_incomplete: bool = False) -> dict:
     """Render the appraisal as of ``quarter`` (YYYYQn); returns {'version', 'paths', 'reused', 'changes', ...}.
 
     Refuses (expectations.store.GateNotPassed) unless the latest quality gate run on the
-    current data version passed, as the bulletins do (:func:`reports.publish.publish`).
+    current data version passed, as the bulletins do (:func:`reports.publish.publish`), and
+    (completeness.IncompletePeriod) when the quarter's figures leave cities out, unless
+    ``allow_incomplete``: then the cities concerned carry a note.
     """
     period = parse_period(quarter)
     if period.kind != "quarterly":
@@ -182,26 +212,28 @@ def render(settings, quarter: str, out_dir: Path | None = None) -> dict:
     out_dir = Path(out_dir) if out_dir else settings.output_dir / "bulletins"
     out_dir.mkdir(parents=True, exist_ok=True)
     with data.connect(settings) as conn:
-        return publish.publish(conn, lambda c: draft(c, period, out_dir))
+        return publish.publish(conn, lambda c: draft(c, period, out_dir, allow_incomplete))
 
 
-def draft(conn, period: Period, out_dir: Path) -> publish.Draft:
-    ctx = context(conn, period)
+def draft(conn, period: Period, out_dir: Path, allow_incomplete: bool = False) -> publish.Draft:
+    ctx = context(conn, period, allow_incomplete)
     # the December ledger of last year is the base of paid-in funds, hence the source range
     srcs = data.sources(conn, f"{period.year - 1:04d}-12", period.ym)
     content = _content_hash(ctx["rows"], publish.data_version(srcs))
 
     def write(edition: publish.Edition):
-        ctx.update(**edition.stamp(), content_hash=content, quality_run_id=edition.quality_run_id)
+        ctx.update(**edition.stamp(), content_hash=content, quality_run_id=edition.quality_run_id,
+                   correction_table=publish.corrections_table(edition.corrections, edition.version))
         yield "html", templating.render("appraisal.html.j2", **ctx)
         yield "xlsx", lambda path: xlsx.write(path, ctx)
         meta = {"content_hash": content, "data_version": edition.data_version, "totals": ctx["totals"],
-                "changes": edition.changes}
+                "changes": edition.changes, "corrections": edition.corrections}
         yield "json", json.dumps(meta, ensure_ascii=False, indent=1)
 
     return publish.Draft(kind="appraisal", period=period.label, out_dir=out_dir, stem=f"appraisal_{period.label}",
                          files=("html", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
-                         diff=_changes, content_hash=content, write=write)
+                         diff=_changes, content_hash=content, write=write, cells=ctx["cells"],
+                         incomplete=ctx["incomplete_register"])
 
 
 def _changes(old: dict, new: dict) -> list[str]:

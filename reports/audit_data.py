@@ -100,6 +100,7 @@ def bulletins(conn, month_list: list[str]) -> list[dict]:
         raise Absent("audit.bulletins")
     present = columns(conn, "audit.bulletins")
     optional = ", ".join(c if c in present else f"NULL::text AS {c}" for c in ("quality_run_id", "content_hash"))
+    optional += "".join(f", {c}" if c in present else f", '[]'::jsonb AS {c}" for c in ("corrections", "incomplete"))
     return conn.execute(
         f"""SELECT id, kind, period, version, data_version, data_hash, {optional}, created_at, paths
             FROM audit.bulletins

@@ -304,7 +304,7 @@ def _bulletins_section(bulls: list[dict], absent: str | None, runs: list[dict], 
     cols = [_col("kind", "类型"), _col("period", "报告期"), _col("version", "版本"),
             _col("data_hash", "数据版本哈希"), _col("data_files", "依据文件数"), _col("max_file_id", "最大文件编号"),
             _col("quality_run_id", "质量检查批次"), _col("gate_passed", "检查通过"), _col("created_at", "生成时间"),
-            _col("paths", "文件")]
+            _col("incomplete", "未包含市州"), _col("corrections", "更正项数"), _col("paths", "文件")]
     run_ok = {r["run_id"]: r["success"] for r in runs}
     rows = []
     for b in bulls:
@@ -314,11 +314,15 @@ def _bulletins_section(bulls: list[dict], absent: str | None, runs: list[dict], 
                      _cell(b["data_hash"]), _cell(dv.get("files")), _cell(dv.get("max_file_id")),
                      _cell(b["quality_run_id"]), _cell(run_ok.get(b["quality_run_id"])),
                      _cell(b["created_at"]),
+                     _cell("、".join(c["city_name"] for c in b["incomplete"] or [] if "city_name" in c) or "—"),
+                     _cell(len(b["corrections"] or [])),
                      {"text": "\n".join(paths), "links": [(Path(p).name, link(p)) for p in paths]}])
     return _section(
         "bulletins", "八、已发布的通报版本", "通报版本", cols, rows, absent=absent,
         note="audit.bulletins：本期各月的月度调度、以本期月份为截止的季度通报和绩效考核，"
-             "每一版依据的数据版本（文件数、最大文件编号、哈希）及发布前通过的质量检查批次。")
+             "每一版依据的数据版本（文件数、最大文件编号、哈希）及发布前通过的质量检查批次；按不完整数据发布"
+             "（--allow-incomplete）时未包含或未完整包含的市州；对上一版已发布数据的更正项数（明细见 "
+             "audit.bulletins.corrections 及该版文件的“更正说明”）。")
 
 
 def _summary(files: list[dict], sections: list[dict], status_rows: list[dict], runs: list[dict],

@@ -8,17 +8,28 @@ atomic files, register).
 from __future__ import annotations
 
 import base64
+import html
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from core.constants import PROVINCE_CODE
 from core.periods import Period, months_between, parse_period, shift
-from reports import charts, data, maps, publish, templating, xlsx
+from ingestion.contract import PROJECTS
+from ingestion.load import PAID_IN_REVISION
+from reports import charts, completeness, data, maps, publish, templating, xlsx
 
 CN_NUM = "〇一二三四五六七八九"
 DECIMALS = {"亿元": 1, "亿美元": 1, "%": 1, "个": 0, "家": 0, "万元/亩": 2}
 PROVINCE = {"city_code": PROVINCE_CODE, "city_name": "全省"}
+CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+# 同比 not given (kpi_city_month.yoy_basis): what the document says instead of a growth rate
+# (an incomplete figure of this year carries the note naming the cities left out beside it)
+YOY_REASONS = {"incomplete_this_year": "不计算同比", "no_last_year": "无上年同期数",
+               "combined_last_year": "上年同期为1–2月合并数，不计算同比",
+               "incomplete_last_year": "上年同期数据不完整，不计算同比"}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -44,6 +55,11 @@ def growth_phrase(r: dict) -> str:
     if y is None:
         return ""
     return f"同比{'增长' if y >= 0 else '下降'}{fmt(abs(y))}%"
+
+
+def growth_or_reason(r: dict) -> str:
+    """The growth phrase, or why there is none (本期数据不完整 / 上年同期数据不完整 / 无上年同期数)."""
+    return growth_phrase(r) or YOY_REASONS.get(r.get("yoy_basis"), "")
 
 
 def progress_phrase(r: dict) -> str:
@@ -74,18 +90,26 @@ def cn_list(items: list[str]) -> str:
 
 def svg_img(svg: str, alt: str) -> str:
     b64 = base64.b64encode(svg.encode("utf-8")).decode()
-    return f'<img class="chart" alt="{alt}" src="data:image/svg+xml;base64,{b64}">'
+    return f'<img class="chart" alt="{html.escape(alt)}" src="data:image/svg+xml;base64,{b64}">'
 
 
 @dataclass
 class Kpis:
-    """One period's KPI rows by (kpi, city), with the cities in code order."""
+    """One period's KPI rows by (kpi, city), with the cities in code order and, published over an
+    incomplete period, the notes of the incomplete province figures."""
     rows: list[dict]
     cities: list[dict]
+    found: completeness.Completeness | None = None
     by: dict = field(init=False)
 
     def __post_init__(self):
         self.by = {(r["kpi_code"], r["city_code"]): r for r in self.rows}
+
+    def note(self, r: dict | None) -> str | None:
+        """The note beside a province figure that leaves cities out (全省合计不含衡阳市（未报送）)."""
+        if not r or r["city_code"] != PROVINCE_CODE or r["value_ytd"] is None or self.found is None:
+            return None
+        return self.found.note(r["kpi_code"])
 
     def get(self, kpi: str, city_code: str = PROVINCE_CODE) -> dict | None:
         return self.by.get((kpi, city_code))
@@ -98,21 +122,81 @@ class Kpis:
         """The province first, then the cities: the rows of every table."""
         return [PROVINCE] + self.cities
 
+    def cells(self, kpis: list[str]) -> dict:
+        """The KPI cells the document prints (the year to date of every area): audit.published_figures."""
+        cells: dict = {}
+        for k in kpis:
+            for c in self.areas:
+                r = self.get(k, c["city_code"])
+                if r:
+                    publish.add_cell(cells, r, DECIMALS.get(r["unit"], 1), ytd=True)
+        return cells
+
+
+class Notes:
+    """The notes beside the province figures of one paragraph: the first figure with a note carries
+    it in brackets (with 下同 when later figures of the paragraph share it), the later ones nothing."""
+
+    def __init__(self, k: Kpis):
+        self.k, self.marks = k, []
+
+    def mark(self, r: dict | None) -> str:
+        note = self.k.note(r)
+        if not note:
+            return ""
+        self.marks.append(note)
+        return f"\x00{len(self.marks) - 1}\x00"
+
+    def paragraph(self, text: str) -> str:
+        marks, seen = self.marks, set()
+        self.marks = []
+
+        def sub(m):
+            note = marks[int(m.group(1))]
+            if note in seen:
+                return ""
+            seen.add(note)
+            return f"（{note}{'，下同' if marks.count(note) > 1 else ''}）"
+
+        return re.sub("\x00(\\d+)\x00", sub, text)
+
+
+def table_notes(k: Kpis, rows: list[dict | None]) -> dict[str, str]:
+    """note -> its marker (①, ②, …) for the incomplete province figures of a table."""
+    notes: dict[str, str] = {}
+    for r in rows:
+        n = k.note(r)
+        if n and n not in notes:
+            notes[n] = CIRCLED[min(len(notes), len(CIRCLED) - 1)]
+    return notes
+
+
+def with_table_notes(note: str | None, notes: dict[str, str]) -> str | None:
+    if not notes:
+        return note
+    return (note or "") + "".join(f"{m}{n}。" for n, m in notes.items())
+
 
 # --------------------------------------------------------------------------- quarterly
-def quarterly_context(conn, period: Period) -> dict:
+def quarterly_context(conn, period: Period, allow_incomplete: bool = False) -> dict:
     rows = data.quarter_table(conn, period.ym)
     if not rows:
         raise RuntimeError(f"marts.quarterly_bulletin has no rows for {period.ym}: ingest and build first")
-    q = Kpis(rows, data.cities(conn))
+    # refuses (completeness.IncompletePeriod) before anything is written, unless told to publish anyway
+    found = completeness.require(conn, "quarterly", period.label, period.ym, allow_incomplete)
+    q = Kpis(rows, data.cities(conn), found)
     qn = CN_NUM[period.quarter]
+    cells = q.cells(_kpis_present(q))
+    charts_, trend_note = _quarterly_charts(conn, q, period, cells)
     return {
         "kind": "quarterly",
         "title": f"关于{period.year}年{qn}季度全省开放型经济主要指标完成情况的通报",
         "period": period, "ytd": period.ytd_label, "time_progress": fmt(rows[0]["time_progress_pct"]),
         "overview": _overview(q, period.ytd_label), "city_sections": _city_sections(q),
         "features": _features(q), "problems": _problems(q), "tables": _appendix(q, period),
-        "charts": _quarterly_charts(conn, q, period), "figures": _quarterly_figures(q, period.ytd_label),
+        "charts": charts_, "trend_note": trend_note, "figures": _quarterly_figures(q, period.ytd_label),
+        "cells": cells, "incomplete": found.summary() if found.allowed else None,
+        "incomplete_register": found.register(),
         "source_range": (f"{period.year - 1}-01", period.ym),
     }
 
@@ -136,7 +220,10 @@ OVERVIEW_GROUPS = (["trade_total", "exports", "imports", "trade_enterprises", "s
 
 
 def _overview(q: Kpis, ytd: str) -> list[str]:
-    """一、总体情况: one paragraph per group of KPIs, the first sentence led by the period."""
+    """一、总体情况: one paragraph per group of KPIs, the first sentence led by the period; a province
+    figure that leaves cities out carries the note naming them, a missing 同比 the reason."""
+    notes = Notes(q)
+
     def sentence(k, lead=False):
         r = q.get(k)
         if not r or r["value_ytd"] is None:
@@ -146,7 +233,7 @@ def _overview(q: Kpis, ytd: str) -> list[str]:
             s = f"{head}{r['kpi_name_zh']}{fmt(r['value_ytd'])}%"
         else:
             s = f"{head}{r['kpi_name_zh']}{fmt(r['value_ytd'], r['unit'])}{r['unit']}"
-        parts = [s] + [p for p in (growth_phrase(r), progress_phrase(r)) if p]
+        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r), progress_phrase(r)) if p]
         return "，".join(parts)
 
     overview = []
@@ -154,7 +241,7 @@ def _overview(q: Kpis, ytd: str) -> list[str]:
     for group in OVERVIEW_GROUPS:
         ss = [s for i, k in enumerate(g for g in group if g in present) if (s := sentence(k, lead=(i == 0)))]
         if ss:
-            overview.append("；".join(ss) + "。")
+            overview.append(notes.paragraph("；".join(ss) + "。"))
     return overview
 
 
@@ -175,18 +262,29 @@ def _city_sections(q: Kpis) -> list[dict]:
         if gs:
             lines.append(f"增速居前三位的是{cn_list([gl(r) for r in gs[:3]])}，"
                          f"居后三位的是{cn_list([gl(r) for r in gs[-3:][::-1]])}")
+        absent = [r for r in q.city_rows(k) if r["value_ytd"] is None]
+        if absent:  # a city without a figure is named, never ranked as zero
+            lines.append(f"{cn_list([r['city_name'] for r in absent])}无数据"
+                         f"（{cn_list(sorted({_absent_reason(r) for r in absent}))}），未参加排位")
         city_sections.append({"name": names[k], "unit": u, "text": "；".join(lines) + "。"})
     return city_sections
+
+
+def _absent_reason(r: dict) -> str:
+    return {"missing": "未报送", "combined": "1–2月合并报送"}.get(r["report_status"], "无法计算")
 
 
 def _features(q: Kpis) -> list[str]:
     """三、主要特点: trade growth, trade structure, target progress, investment quality, FDI."""
     features = []
-    tt = q.city_rows("trade_total")
-    up = [r for r in tt if (r["yoy_pct"] or 0) > 0]
-    if tt and q.get("trade_total"):
+    notes = Notes(q)
+    tt = [r for r in q.city_rows("trade_total") if r["value_ytd"] is not None]
+    comparable = [r for r in tt if r["yoy_pct"] is not None]  # 同比 like for like only
+    up = [r for r in comparable if r["yoy_pct"] > 0]
+    if comparable and q.get("trade_total"):
         leaders = cn_list([r["city_name"] for r in sorted(up, key=lambda r: -r["yoy_pct"])[:3]])
-        features.append(f"外贸增长面。{len(tt)}个市州中有{len(up)}个市州进出口总额同比增长"
+        scope = f"{len(comparable)}个市州" if len(comparable) == len(q.cities) else f"可比的{len(comparable)}个市州"
+        features.append(f"外贸增长面。{scope}中有{len(up)}个市州进出口总额同比增长"
                         + (f"，其中{leaders}增速居前" if up else "") + "。")
     pe, pi = q.get("exports"), q.get("imports")
     if pe and pi and pe["yoy_pct"] is not None and pi["yoy_pct"] is not None:
@@ -200,14 +298,15 @@ def _features(q: Kpis) -> list[str]:
                         + (f"（{cn_list([r['city_name'] for r in ahead])}）" if ahead else "") + "。")
     sp, mp, fp = q.get("signed_projects"), q.get("major_projects_signed"), q.get("fortune500_projects")
     if sp and mp and sp["value_ytd"]:
-        features.append(f"招商质量。全省签约项目{fmt(sp['value_ytd'], '个')}个，"
-                        f"其中重大项目{fmt(mp['value_ytd'], '个')}个，"
-                        f"占{fmt(100 * (mp['value_ytd'] or 0) / sp['value_ytd'])}%"
-                        + (f"；三类500强项目{fmt(fp['value_ytd'], '个')}个" if fp else "") + "。")
+        features.append(notes.paragraph(
+            f"招商质量。全省签约项目{fmt(sp['value_ytd'], '个')}个{notes.mark(sp)}，"
+            f"其中重大项目{fmt(mp['value_ytd'], '个')}个{notes.mark(mp)}，"
+            f"占{fmt(100 * (mp['value_ytd'] or 0) / sp['value_ytd'])}%"
+            + (f"；三类500强项目{fmt(fp['value_ytd'], '个')}个{notes.mark(fp)}" if fp else "") + "。"))
     pf = q.get("fdi_actual")
     if pf and pf["value_ytd"] is not None:
-        features.append(f"利用外资。全省实际使用外资{fmt(pf['value_ytd'], '亿美元')}亿美元，"
-                        f"{growth_phrase(pf) or '无上年同期数'}。")
+        features.append(notes.paragraph(f"利用外资。全省实际使用外资{fmt(pf['value_ytd'], '亿美元')}亿美元"
+                                        f"{notes.mark(pf)}，{growth_or_reason(pf) or '无上年同期数'}。"))
     return features
 
 
@@ -239,7 +338,8 @@ def _problems(q: Kpis) -> list[str]:
     return problems
 
 
-APPENDIX_NOTE = ("注：括号内为全省14个市州位次；序时进度{tp}%；“—”表示无年度目标或无上年同期数；"
+APPENDIX_NOTE = ("注：括号内为全省14个市州位次；序时进度{tp}%；“—”表示无年度目标、无数据或不计算同比"
+                 "（无上年同期数，或本期、上年同期数据不完整）；"
                  "红/黄/绿为通报等级：达到序时进度为绿，落后不足10个百分点为黄，落后10个百分点及以上为红"
                  "（比率类指标以年度目标为准）。")
 
@@ -256,44 +356,88 @@ def _appendix(q: Kpis, period: Period) -> list[dict]:
             cols += [{"group": f"{names[k]}（{u}）", "header": f"{ytd}累计（{u}）"},
                      {"group": f"{names[k]}（{u}）", "header": "同比（个百分点）" if u == "%" else "同比（%）"},
                      {"group": f"{names[k]}（{u}）", "header": "完成年度目标（%）"}]
-        body = [[{"text": c["city_name"]}] + [cell for k in codes for cell in _appendix_cells(q.get(k, c["city_code"]))]
+        notes = table_notes(q, [q.get(k) for k in codes])
+        body = [[{"text": c["city_name"]}] + [cell for k in codes
+                                               for cell in _appendix_cells(q.get(k, c["city_code"]), q, notes)]
                 for c in q.areas]
         tables.append({"sheet": f"附表{gi}", "title": f"附表{gi}  {period.year}年{ytd}各市州{gname}主要指标",
                        "columns": [{"header": "地区", "group": "地区"}] + cols, "rows": body,
-                       "note": APPENDIX_NOTE.format(tp=fmt(q.rows[0]["time_progress_pct"]))})
+                       "note": with_table_notes(APPENDIX_NOTE.format(tp=fmt(q.rows[0]["time_progress_pct"])), notes)})
     return tables
 
 
-def _appendix_cells(r: dict | None) -> list[dict]:
-    """A KPI's three cells in a 附表 row: total, growth and target progress, each with its rank."""
+def _appendix_cells(r: dict | None, q: Kpis | None = None, notes: dict | None = None) -> list[dict]:
+    """A KPI's three cells in a 附表 row: total (with the marker of its note when it leaves cities
+    out), growth and target progress, each with its rank."""
     if not r:
         return [{"text": "—"}] * 3
     u = r["unit"]
     gv = growth_key(r)
     card = f" {r['card']}" if r.get("card") and r["target_progress_pct"] is not None else ""
-    return [{"text": fmt_rank(r["value_ytd"], r["rank_in_province"], u), "value": r["value_ytd"],
+    marker = (notes or {}).get(q.note(r), "") if q is not None else ""
+    return [{"text": fmt_rank(r["value_ytd"], r["rank_in_province"], u) + marker, "value": r["value_ytd"],
              "rank": r["rank_in_province"], "decimals": DECIMALS.get(u, 1)},
             {"text": fmt_rank(gv, r["rank_growth"], "%"), "value": gv, "rank": r["rank_growth"], "decimals": 1},
             {"text": fmt_rank(r["target_progress_pct"], r["rank_target"], "%") + card,
              "value": r["target_progress_pct"], "rank": r["rank_target"], "decimals": 1}]
 
 
-def _quarterly_charts(conn, q: Kpis, period: Period) -> list[str]:
-    """The city ranking bars, the province's monthly trend and the map of the 14 市州."""
+def trend_points(rows: list[dict], n_cities: int, notes: dict[str, str] | None = None) -> list[dict]:
+    """The points of a province's monthly trend (当月值) from its kpi_city_month rows, in period order.
+
+    A year in which some city reports 1–2月 together has no January of its own: January and
+    February are one point labelled 1–2月 (February's year to date), never a partial January.
+    A point is complete when every city has a figure in it (January–February: the February year to
+    date is complete); otherwise it is drawn hollow with the note naming the cities left out.
+    """
+    by = {r["period"]: r for r in rows}
+    points = []
+    for r in rows:
+        y, m = int(r["period"][:4]), int(r["period"][5:])
+        feb = by.get(f"{y:04d}-02")
+        if m == 1 and r["is_combined_jan_feb"] and feb is not None:
+            continue  # shown with February, as 1–2月
+        if m == 2 and r["is_combined_jan_feb"]:
+            value, complete, measure, label = r["value_ytd"], bool(r["is_complete"]), "ytd", f"{y % 100:02d}.1–2月"
+        else:
+            value, measure, label = r["value_month"], "month", f"{y % 100:02d}.{m:02d}"
+            complete = value is not None and (r["cities_reported"] or 0) >= n_cities
+        note = None if complete or value is None else (notes or {}).get(r["period"]) or "全省合计不完整"
+        points.append({"period": r["period"], "label": label, "value": value, "complete": complete,
+                       "measure": measure, "note": note, "row": r})
+    return points
+
+
+def _quarterly_charts(conn, q: Kpis, period: Period, cells: dict) -> tuple[list[str], str | None]:
+    """The city ranking bars, the province's monthly trend and the map of the 14 市州; and the note
+    under the trend naming the cities a hollow point leaves out."""
     ytd = period.ytd_label
     tt = q.city_rows("trade_total")
     ch = []
     bars = [{"city_name": r["city_name"], "value": r["value_ytd"]} for r in tt]
     ch.append(svg_img(charts.ranking_bars(bars, f"{period.year}年{ytd}各市州进出口总额", "亿元"), "各市州进出口总额"))
     tr = data.trend(conn, "trade_total", shift(period.ym, -14), period.ym)
-    ch.append(svg_img(charts.trend_lines([{"period": t["period"], "value": t["value_month"]} for t in tr],
-                                         "全省进出口总额月度走势（当月值）", "亿元", "进出口总额（当月）"), "月度走势"))
+    partial = [t["period"] for t in tr if t["value_month"] is not None and (t["cities_reported"] or 0) < len(q.cities)]
+    points = trend_points(tr, len(q.cities), completeness.month_notes(conn, "trade_total", partial))
+    for p in points:  # the plotted values are printed figures too
+        if p["value"] is not None:
+            publish.add_cell(cells, p["row"], 1, ytd=p["measure"] == "ytd", month=p["measure"] == "month")
+    title = "全省进出口总额月度走势（当月值）"
+    alt = f"{title}，亿元：" + "；".join(
+        f"{p['label']} {fmt(p['value'], '亿元')}" + ("" if p["complete"] or p["value"] is None else "*")
+        for p in points)
+    ch.append(svg_img(charts.trend_lines(points, title, "亿元", "进出口总额（当月）"), alt))
+    incomplete = [p for p in points if p["note"]]
+    combined = any(p["measure"] == "ytd" for p in points)
+    trend_note = "注：部分市州1–2月合并报送，1–2月合为一个点（1–2月累计）。" if combined else ""
+    if incomplete:
+        trend_note += "空心点（*）为不完整数据：" + "；".join(f"{p['label']}{p['note']}" for p in incomplete) + "。"
     use_target = any(r["target_progress_pct"] is not None for r in tt)
     vals = {r["city_code"]: (r["target_progress_pct"] if use_target else r["yoy_pct"]) for r in tt}
     ch.append(svg_img(maps.choropleth(
         vals, f"各市州进出口总额{'完成年度目标' if use_target else '同比增速'}",
         f"{'完成年度目标' if use_target else '同比'}（%）"), "市州分布图"))
-    return ch
+    return ch, trend_note or None
 
 
 def _quarterly_figures(q: Kpis, ytd: str) -> dict:
@@ -329,19 +473,25 @@ def marks(p: dict) -> str:
     return ("★" if p["is_major"] else "") + ("◆" if p["is_fortune500"] else "")
 
 
-def monthly_context(conn, period: Period) -> dict:
+def monthly_context(conn, period: Period, allow_incomplete: bool = False, as_of: date | None = None) -> dict:
     rows = data.kpi_table(conn, period.ym)
     led = data.ledger(conn, period.ym)
     if not rows or not led:
         raise RuntimeError(f"no KPI rows or project ledger for {period.ym}: ingest and build first")
-    k = Kpis(rows, data.cities(conn))
+    # the report's province figures (表1 and the summary): refuses unless complete or told to publish anyway
+    found = completeness.require(conn, "monthly", period.label, period.ym, allow_incomplete, SCHEDULING_KPIS)
+    k = Kpis(rows, data.cities(conn), found)
+    as_of = as_of or date.today()
     projects = {"overdue": _overdue(led, period.month_end), "stalled": _stalled(led),
-                "changes": _stage_changes(led), "terminated": _terminated(conn, period, led)}
+                "changes": _stage_changes(led), "terminated": _terminated(conn, period, led),
+                "revisions": _paid_in_revisions(conn, period),
+                "not_reported": completeness.not_reported(conn, period.ym, as_of)}
     return {
         "kind": "monthly", "title": f"{period.year}年{period.month}月全省招商引资项目调度情况",
         "period": period, "ytd": period.ytd_label, "summary": _monthly_summary(k, led, projects, period.ytd_label),
-        "tables": _monthly_tables(k, projects, period), "charts": _monthly_charts(k, period),
-        "figures": _monthly_figures(k, projects, period.ytd_label),
+        "tables": _monthly_tables(k, projects, period, as_of), "charts": _monthly_charts(k, period),
+        "figures": _monthly_figures(k, projects, period.ytd_label), "cells": k.cells(SCHEDULING_KPIS),
+        "incomplete": found.summary() if found.allowed else None, "incomplete_register": found.register(),
         "source_range": (shift(period.ym, -15), period.ym),
     }
 
@@ -396,20 +546,68 @@ def _terminated(conn, period: Period, led: list[dict]) -> list[list[dict]]:
             for p in led if p["project_key"] in term]
 
 
+# The month's flagged paid-in revisions: rows of the month's ledgers in force whose 累计实际到位资金 is
+# below the project's previous ledger row and that intake flagged (audit.row_warnings); the same rows
+# as the gate's warning paid_in_flagged_revisions (expectations/suites.py) for the month.
+PAID_IN_REVISIONS_SQL = """
+select m.city_code, m.city_name, m.project_id, m.project_name, m.currency, m.is_major, m.is_fortune500,
+       p.period                                              as previous_period,
+       cast(p.paid_in_cumulative_10k as double precision)   as previous_paid_in_10k,
+       cast(f.paid_in_cumulative_10k as double precision)   as paid_in_10k,
+       s.file_name, f.file_id, f.row_number
+from marts.fct_project_month as f
+join audit.submissions_in_force as s on s.file_id = f.file_id and s.period = f.period
+join marts.fct_project_month as p on p.project_id = f.project_id and p.period = f.previous_period
+join marts.monthly_scheduling as m on m.project_id = f.project_id and m.period = f.period
+where f.period = %(period)s
+  and f.paid_in_cumulative_10k < p.paid_in_cumulative_10k
+  and exists (select 1 from audit.row_warnings as w
+              where w.file_id = f.file_id and w.row_number = f.row_number
+                and w.sheet = %(sheet)s and w.rule = %(rule)s)
+order by m.city_code, m.project_id
+"""
+
+
+def _paid_in_revisions(conn, period: Period) -> list[list[dict]]:
+    """表6 到位资金更正（核减）: the month's decreases of 累计实际到位资金 accepted as flagged revisions."""
+    rows = conn.execute(PAID_IN_REVISIONS_SQL, {"period": period.ym, "sheet": PROJECTS.sheet_name,
+                                                "rule": PAID_IN_REVISION}).fetchall()
+    return [[{"text": r["city_name"]}, {"text": r["project_id"]}, {"text": marks(r) + r["project_name"]},
+             {"text": r["previous_period"]},
+             {"text": fmt(r["previous_paid_in_10k"], decimals=2), "value": r["previous_paid_in_10k"], "decimals": 2},
+             {"text": fmt(r["paid_in_10k"], decimals=2), "value": r["paid_in_10k"], "decimals": 2},
+             {"text": fmt(r["previous_paid_in_10k"] - r["paid_in_10k"], decimals=2),
+              "value": r["previous_paid_in_10k"] - r["paid_in_10k"], "decimals": 2},
+             {"text": "万美元" if r["currency"] == "美元" else "万元"},
+             {"text": f"{r['file_name']}（第{r['row_number']}行）"}]
+            for r in rows]
+
+
 def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str) -> list[str]:
-    """The opening paragraphs: signed projects, the province's 四率, the counts of each list."""
+    """The opening paragraphs: signed projects, the province's 四率, the counts of each list, the
+    cities not reported."""
     summary = []
+    notes = Notes(k)
     sp, si = k.get("signed_projects"), k.get("signed_investment")
     if sp and si:
-        summary.append(f"{ytd}，全省在库项目{len(led)}个；年内签约项目{fmt(sp['value_ytd'], '个')}个，"
-                       f"{growth_phrase(sp)}，合同投资额{fmt(si['value_ytd'], '亿元')}亿元，{growth_phrase(si)}。")
+        summary.append(notes.paragraph(
+            f"{ytd}，全省在库项目{len(led)}个；年内签约项目{fmt(sp['value_ytd'], '个')}个{notes.mark(sp)}，"
+            f"{growth_or_reason(sp)}，合同投资额{fmt(si['value_ytd'], '亿元')}亿元{notes.mark(si)}，"
+            f"{growth_or_reason(si)}。"))
     prov_rates = [k.get(kpi) for kpi in data.RATE_KPIS if k.get(kpi)]
     if prov_rates:
-        summary.append("全省“四率”：" + "，".join(f"{r['kpi_name_zh']}{fmt(r['value_ytd'])}%（{growth_phrase(r)}）"
-                                            for r in prov_rates) + "。")
+        summary.append(notes.paragraph("全省“四率”：" + "，".join(
+            f"{r['kpi_name_zh']}{fmt(r['value_ytd'])}%{notes.mark(r)}（{growth_or_reason(r)}）"
+            for r in prov_rates) + "。"))
     summary.append(f"本月发现逾期项目{len(projects['overdue'])}个、资金到位停滞项目{len(projects['stalled'])}个，"
-                   f"阶段变化（含新入库）项目{len(projects['changes'])}个，年内终止项目{len(projects['terminated'])}个。"
+                   f"阶段变化（含新入库）项目{len(projects['changes'])}个，年内终止项目{len(projects['terminated'])}个，"
+                   f"到位资金更正（核减）项目{len(projects['revisions'])}个。"
                    "★为重大项目，◆为三类500强投资项目。")
+    late = [r for r in projects["not_reported"] if r["status"] != "combined"]
+    if late:
+        names = list(dict.fromkeys(r["city_name"] for r in late))
+        summary.append(f"截至本报告生成，{cn_list(names)}共{len(names)}个市州本月报送文件未到"
+                       "（未报送或被退回，逾期天数见表7），请抓紧报送。")
     return summary
 
 
@@ -417,6 +615,7 @@ def _rate_table(k: Kpis, period: Period) -> dict:
     """表1 四率: signed projects, investment and the 四率 of every area, with ranks and growth."""
     cols = [{"header": "地区"}]
     kpis = [kpi for kpi in SCHEDULING_KPIS if k.get(kpi)]
+    notes = table_notes(k, [k.get(kpi) for kpi in kpis])
     for kpi in kpis:
         r = k.get(kpi)
         cols.append({"header": f"{r['kpi_name_zh']}（{r['unit']}）"})
@@ -429,17 +628,35 @@ def _rate_table(k: Kpis, period: Period) -> dict:
             if not r:
                 cells += [{"text": "—"}, {"text": "—"}]
                 continue
-            cells.append({"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]), "value": r["value_ytd"],
-                          "rank": r["rank_in_province"], "decimals": DECIMALS.get(r["unit"], 1)})
+            cells.append({"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]) + notes.get(k.note(r), ""),
+                          "value": r["value_ytd"], "rank": r["rank_in_province"],
+                          "decimals": DECIMALS.get(r["unit"], 1)})
             g = growth_key(r)
             cells.append({"text": fmt(g), "value": g, "decimals": 1})
         body.append(cells)
     return {"sheet": "四率", "title": f"表1  {period.year}年{period.ytd_label}各市州项目“四率”", "columns": cols,
-            "rows": body, "note": "注：括号内为全省14个市州位次；四率同比为个百分点。"}
+            "rows": body, "note": with_table_notes("注：括号内为全省14个市州位次；四率同比为个百分点；“—”表示无数据"
+                                                   "或不计算同比。", notes)}
 
 
-def _monthly_tables(k: Kpis, projects: dict, period: Period) -> list[dict]:
-    """表1 四率, then the project lists 表2..5."""
+def _not_reported_rows(rows: list[dict]) -> list[list[dict]]:
+    """表7: each file not in force for the month, with the deadline and the days overdue."""
+    out = []
+    for r in rows:
+        if r["status"] == "combined":
+            overdue = {"text": f"随{r['combined_with_period']}报送"}
+        elif r["days_overdue"] is None:
+            overdue = {"text": "未到截止日"}
+        else:
+            overdue = {"text": str(r["days_overdue"]), "value": r["days_overdue"], "decimals": 0}
+        out.append([{"text": r["city_name"]}, {"text": r["kind_zh"]}, {"text": r["status_zh"]},
+                    {"text": str(r["deadline_date"])}, overdue,
+                    {"text": str(r["files_received"]), "value": r["files_received"], "decimals": 0}])
+    return out
+
+
+def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> list[dict]:
+    """表1 四率, then the project lists 表2..6 and the files not reported 表7."""
     def columns(extra):
         return [{"header": h} for h in BASE_COLS + extra]
 
@@ -455,6 +672,16 @@ def _monthly_tables(k: Kpis, projects: dict, period: Period) -> list[dict]:
          "columns": columns(["上月阶段", "备注"])},
         {"sheet": "终止项目", "title": f"表5  {period.year}年终止项目", "rows": projects["terminated"],
          "columns": columns(["终止前阶段", "终止月份"])},
+        {"sheet": "到位资金更正", "title": "表6  到位资金更正（核减）项目清单", "rows": projects["revisions"],
+         "columns": [{"header": h} for h in ("市州", "项目编号", "项目名称", "上期台账", "上期累计实际到位资金",
+                                             "本月累计实际到位资金", "核减额", "单位", "报送文件")],
+         "note": "本月台账累计实际到位资金低于该项目上期台账、报送时已按数据修订接收并标记的项目"
+                 "（数据质量检查列为警告，不影响发布）；人民币项目单位为万元，美元项目为万美元。"},
+        {"sheet": "未报送市州", "title": f"表7  {period.year}年{period.month}月未报送市州",
+         "rows": _not_reported_rows(projects["not_reported"]),
+         "columns": [{"header": h} for h in ("市州", "报送类型", "报送状态", "报送截止日", "逾期天数", "收到文件数")],
+         "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被退回；1–2月合并报送"
+                 f"的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"},
     ]
 
 
@@ -479,8 +706,10 @@ def _monthly_figures(k: Kpis, projects: dict, ytd: str) -> dict:
                 figures[f"{kpi}|{c['city_code']}"] = {
                     "order": order, "label": f"{c['city_name']} {r['kpi_name_zh']} {ytd}",
                     "value": r["value_ytd"], "text": fmt(r["value_ytd"], r["unit"]), "unit": r["unit"]}
+    not_in = [r for r in projects["not_reported"] if r["status"] != "combined"]
     for name, lst in (("逾期项目数", projects["overdue"]), ("资金停滞项目数", projects["stalled"]),
-                      ("终止项目数", projects["terminated"])):
+                      ("终止项目数", projects["terminated"]), ("到位资金更正项目数", projects["revisions"]),
+                      ("未报送文件数", not_in)):
         order += 1
         figures[name] = {"order": order, "label": f"全省 {name}", "value": float(len(lst)), "text": str(len(lst)),
                          "unit": "个"}
@@ -495,26 +724,31 @@ def quality_context(settings, out_dir: Path, run_id: str) -> dict:
             "data_docs_href": Path(os.path.relpath(index, out_dir.resolve())).as_posix()}
 
 
-def render(settings, period_text: str, out_dir: Path | None = None) -> dict:
-    """Render one bulletin; returns {'version', 'paths', 'reused', 'changes', 'data_version', 'timings',
-    'quality_run_id'}.
+def render(settings, period_text: str, out_dir: Path | None = None, allow_incomplete: bool = False) -> dict:
+    """Render one bulletin; returns {'version', 'paths', 'reused', 'changes', 'corrections', 'incomplete',
+    'data_version', 'timings', 'quality_run_id'}.
 
     Refuses (expectations.store.GateNotPassed) unless the latest quality gate run on the
     current data version (every submission in force) passed: nothing is published over a
     failed blocking check, or over data the gate has not seen (:func:`reports.publish.publish`).
+    Refuses (completeness.IncompletePeriod, naming the cities) when a province total of the period
+    would leave cities out, unless ``allow_incomplete``: then each such figure carries a note.
+    Both refusals come before any file is written.
     """
     period = parse_period(period_text)
     out_dir = Path(out_dir) if out_dir else settings.output_dir / "bulletins"
     out_dir.mkdir(parents=True, exist_ok=True)
     with data.connect(settings) as conn:
-        return publish.publish(conn, lambda c: draft(c, settings, period, out_dir))
+        return publish.publish(conn, lambda c: draft(c, settings, period, out_dir, allow_incomplete))
 
 
-def draft(conn, settings, period: Period, out_dir: Path) -> publish.Draft:
-    ctx = quarterly_context(conn, period) if period.kind == "quarterly" else monthly_context(conn, period)
+def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool = False) -> publish.Draft:
+    ctx = (quarterly_context(conn, period, allow_incomplete) if period.kind == "quarterly"
+           else monthly_context(conn, period, allow_incomplete))
 
     def write(edition: publish.Edition):
-        ctx.update(**edition.stamp(), quality=quality_context(settings, out_dir, edition.quality_run_id))
+        ctx.update(**edition.stamp(), quality=quality_context(settings, out_dir, edition.quality_run_id),
+                   correction_table=publish.corrections_table(edition.corrections, edition.version))
         html = templating.render(f"{period.kind}.html.j2", **ctx)
         yield "html", html
         from weasyprint import HTML
@@ -527,4 +761,5 @@ def draft(conn, settings, period: Period, out_dir: Path) -> publish.Draft:
         kind=period.kind, period=period.label, out_dir=out_dir,
         stem=("bulletin_" if period.kind == "quarterly" else "scheduling_") + period.label,
         files=("html", "pdf", "xlsx"), sources=data.sources(conn, *ctx["source_range"]),
-        figures=ctx["figures"], diff=publish.diff, write=write)
+        figures=ctx["figures"], diff=publish.diff, write=write, cells=ctx["cells"],
+        incomplete=ctx["incomplete_register"])

@@ -47,14 +47,24 @@ def ranking_bars(rows: list[dict], title: str, unit: str) -> str:
 
 
 def trend_lines(points: list[dict], title: str, unit: str, label: str) -> str:
-    """points: period, value (None for gaps such as a combined 1–2月)."""
+    """points: label (the x tick: 24.08, or 25.1–2月 for a combined January–February), value (None
+    for a gap) and complete (False: drawn hollow and marked *, the caption names who is missing)."""
     fig, ax = plt.subplots(figsize=(6.3, 3.0))
-    xs = [p["period"][2:].replace("-", ".") for p in points]
+    xs = list(range(len(points)))
     ys = [p["value"] if p["value"] is not None else float("nan") for p in points]
-    ax.plot(xs, ys, marker="o", color=RED, linewidth=1.6, markersize=3.5, label=label)
-    for x, y in zip(xs, ys):
+    ax.plot(xs, ys, color=RED, linewidth=1.6, label=label)
+    full = [(x, y) for x, y, p in zip(xs, ys, points) if y == y and p.get("complete", True)]
+    part = [(x, y) for x, y, p in zip(xs, ys, points) if y == y and not p.get("complete", True)]
+    if full:
+        ax.plot(*zip(*full), linestyle="none", marker="o", color=RED, markersize=3.5)
+    if part:
+        ax.plot(*zip(*part), linestyle="none", marker="o", markersize=4.5, markerfacecolor="white",
+                markeredgecolor=RED, label=f"{label}，不完整*")
+    for x, y, p in zip(xs, ys, points):
         if y == y:
-            ax.annotate(f"{y:,.1f}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+            mark = "" if p.get("complete", True) else "*"
+            ax.annotate(f"{y:,.1f}{mark}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+    ax.set_xticks(xs, [p["label"] for p in points])
     ax.set_title(title, fontsize=11)
     ax.set_ylabel(unit)
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)

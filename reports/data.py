@@ -37,6 +37,9 @@ def connect(settings) -> psycopg.Connection:
 _FIGURES = ",\n    ".join(f"cast({{t}}.{c} as double precision) as {c}" for c in (
     "value_ytd", "value_ytd_last_year", "yoy_pct", "yoy_pp", "annual_target", "target_progress_pct",
     "time_progress_pct"))
+# How complete a figure is (issue 12) and the kind of file behind it.
+_STATUS = ", ".join(f"{{t}}.{c}" for c in ("is_combined_jan_feb", "report_status", "is_complete", "cities_reported",
+                                          "yoy_basis", "source_kind"))
 # Rank by progress against the annual target, within the cities (the province has none).
 _RANK_TARGET = """case when {t}.city_code <> %(province)s and {t}.target_progress_pct is not null then
         cast(rank() over (partition by {t}.kpi_code, {t}.city_code = %(province)s, {t}.target_progress_pct is null
@@ -51,7 +54,7 @@ with k as (
 )
 select
     k.kpi_code, k.kpi_name_zh, k.city_code, k.city_name, k.period, k.month, k.display_order, k.kpi_kind,
-    k.is_combined_jan_feb,
+    {_STATUS.format(t="k")},
     cast(k.value_month as double precision) as value_month,
     {_FIGURES.format(t="k")},
     k.rank_in_province,
@@ -70,7 +73,7 @@ order by k.display_order, k.city_code
 QUARTER_SQL = f"""
 select
     q.kpi_code, q.kpi_name_zh, q.city_code, q.city_name, q.period, k.month, q.display_order, d.kind as kpi_kind,
-    k.is_combined_jan_feb,
+    {_STATUS.format(t="k")},
     cast(k.value_month as double precision) as value_month,
     {_FIGURES.format(t="q")},
     q.rank_by_total as rank_in_province,
@@ -104,8 +107,9 @@ def cities(conn) -> list[dict]:
 
 def trend(conn, kpi_code: str, start: str, end: str, city_code: str = PROVINCE_CODE) -> list[dict]:
     return conn.execute(
-        """select period, cast(value_month as double precision) as value_month,
-                  cast(value_ytd as double precision) as value_ytd, is_combined_jan_feb
+        """select kpi_code, kpi_name_zh, city_code, city_name, period, month, unit, source_kind,
+                  cast(value_month as double precision) as value_month,
+                  cast(value_ytd as double precision) as value_ytd, is_combined_jan_feb, is_complete, cities_reported
            from marts.kpi_city_month
            where kpi_code = %s and city_code = %s and period between %s and %s order by period""",
         [kpi_code, city_code, start, end]).fetchall()

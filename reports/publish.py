@@ -15,7 +15,16 @@ and the appraisal.
    next version and the list of printed figures that changed;
 4. the files, each written atomically (:mod:`core.files`), then the register row, last: a
    version counts once every file of it is in place. The row records the data version, the
-   content hash, the files, the changes, the figures and the gate run it was published on.
+   content hash, the files, the changes, the figures and the gate run it was published on,
+   the cities an incomplete period left out (published with the override), and the corrections;
+   in the same transaction, ``audit.published_figures`` gets every KPI cell the version printed.
+
+Corrections after publication (更正说明): a new version compares the KPI cells the previous
+version printed (``audit.published_figures``) with the same cells now; each printed value that
+changed is a correction (figure, old, new, difference) with the superseding files behind it: the
+files in force now that the previous version did not have (file_id above its data version's
+max_file_id: ids only grow), of the cell's city (any city for the province), of the kind of file
+feeding the KPI, for the months its value covers (from last December, the base of paid-in funds).
 """
 
 from __future__ import annotations
@@ -28,7 +37,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from psycopg.rows import dict_row, tuple_row
+
 from core import in_force
+from core.constants import PROVINCE_CODE
 from core.files import atomic_path, atomic_write_bytes, atomic_write_text
 from expectations.store import require_passed
 
@@ -45,6 +57,7 @@ class Edition:
     data_version: dict
     sources: list[dict]
     quality_run_id: str
+    corrections: list[dict] = field(default_factory=list)
 
     @property
     def previous_version(self) -> int | None:
@@ -54,7 +67,36 @@ class Edition:
         """What every document prints about its version (数据版本, 版本说明, 数据来源)."""
         return {"version": self.version, "changes": self.changes, "data_version": self.data_version,
                 "sources": self.sources, "previous_version": self.previous_version, "issued": date.today(),
-                "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M")}
+                "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M"), "corrections": self.corrections}
+
+
+@dataclass
+class Cell:
+    """A KPI cell (``marts.kpi_city_month``'s key) a document prints, and which of its values it prints."""
+    kpi_code: str
+    city_code: str
+    period: str            # the cell's month, YYYY-MM
+    figure: str            # 长沙市 进出口总额
+    unit: str
+    decimals: int
+    source_kind: str       # the kind of file feeding the KPI: workbook | trade
+    value_ytd: float | None = None
+    value_month: float | None = None
+    prints_ytd: bool = False
+    prints_month: bool = False
+
+
+def add_cell(cells: dict, row: dict, decimals: int, ytd: bool = False, month: bool = False) -> None:
+    """Note that a document prints ``row``'s (a kpi_city_month row's) value_ytd and/or value_month."""
+    key = (row["kpi_code"], row["city_code"], row["period"])
+    area = "全省" if row["city_code"] == PROVINCE_CODE else row["city_name"]
+    cell = cells.get(key)
+    if cell is None:
+        cell = cells[key] = Cell(row["kpi_code"], row["city_code"], row["period"],
+                                 f"{area} {row['kpi_name_zh']}", row["unit"], decimals, row["source_kind"],
+                                 row["value_ytd"], row.get("value_month"))
+    cell.prints_ytd = cell.prints_ytd or ytd
+    cell.prints_month = cell.prints_month or month
 
 
 @dataclass
@@ -77,6 +119,8 @@ class Draft:
     write: Callable[[Edition], Iterable[tuple[str, Content]]]
     content_hash: str | None = None  # set: versioned by content, not by the data version alone
     exports: tuple[str, ...] = field(default=())
+    cells: dict = field(default_factory=dict)        # (kpi, city, period) -> Cell: what the version prints
+    incomplete: list = field(default_factory=list)   # published over an incomplete period: who is left out
 
     def path(self, version: int, suffix: str) -> Path:
         return self.out_dir / f"{self.stem}_v{version}.{suffix}"
@@ -98,18 +142,20 @@ def publish(conn, build: Callable[[object], Draft]) -> dict:
         prev = latest(conn, draft.kind, draft.period)
         timings = {"data": _since(t0)}
         if prev and _same(prev, draft, dv):
-            version, changes = prev["version"], prev["changes"]
+            version, changes, corrections = prev["version"], prev["changes"], prev["corrections"]
             every = [draft.path(version, s) for s in (*draft.files, *draft.exports)]
             if all(p.exists() for p in every):
-                return _result(draft, version, True, changes, dv, timings, prev["quality_run_id"])
+                return _result(draft, version, True, changes, dv, timings, prev["quality_run_id"], corrections)
         else:
             version = (prev["version"] + 1) if prev else 1
             changes = draft.diff(prev["figures"], draft.figures) if prev else []
-        edition = Edition(version, changes, dv, draft.sources, quality_run_id)
+            corrections = find_corrections(conn, prev, draft) if prev else []
+        edition = Edition(version, changes, dv, draft.sources, quality_run_id, corrections)
         _write_files(draft, edition, timings, t0)
         record(conn, draft.kind, draft.period, version, dv, [str(p) for p in draft.paths(version)], changes,
-               dict(draft.figures), quality_run_id=quality_run_id, content_hash=draft.content_hash)
-    return _result(draft, version, False, changes, dv, timings, quality_run_id)
+               dict(draft.figures), quality_run_id=quality_run_id, content_hash=draft.content_hash,
+               corrections=corrections, incomplete=draft.incomplete, cells=draft.cells)
+    return _result(draft, version, False, changes, dv, timings, quality_run_id, corrections)
 
 
 def _same(prev: dict, draft: Draft, dv: dict) -> bool:
@@ -144,9 +190,10 @@ def write_file(path: Path, content: Content) -> None:
 
 
 def _result(draft: Draft, version: int, reused: bool, changes: list[str], dv: dict, timings: dict,
-            quality_run_id: str | None) -> dict:
+            quality_run_id: str | None, corrections: list[dict]) -> dict:
     return {"version": version, "paths": [str(p) for p in draft.paths(version)], "reused": reused,
-            "changes": changes, "data_version": dv, "timings": timings, "quality_run_id": quality_run_id}
+            "changes": changes, "data_version": dv, "timings": timings, "quality_run_id": quality_run_id,
+            "corrections": corrections, "incomplete": draft.incomplete}
 
 
 def _since(t0: float) -> float:
@@ -178,16 +225,124 @@ def latest(conn, kind: str, period: str) -> dict | None:
 
 
 def record(conn, kind: str, period: str, version: int, dv: dict, paths: list[str], changes: list[str],
-           figures: dict, quality_run_id: str | None = None, content_hash: str | None = None) -> None:
-    conn.execute(
-        """INSERT INTO audit.bulletins (kind, period, version, data_version, data_hash, paths, changes, figures,
-                                        quality_run_id, content_hash)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (kind, period, version) DO UPDATE SET paths = EXCLUDED.paths,
-             quality_run_id = coalesce(EXCLUDED.quality_run_id, audit.bulletins.quality_run_id)""",
-        [kind, period, version, json.dumps(dv), dv["hash"], json.dumps(paths, ensure_ascii=False),
-         json.dumps(changes, ensure_ascii=False), json.dumps(figures, ensure_ascii=False), quality_run_id,
-         content_hash])
+           figures: dict, quality_run_id: str | None = None, content_hash: str | None = None,
+           corrections: list[dict] | None = None, incomplete: list[dict] | None = None,
+           cells: dict | None = None) -> None:
+    """The register row of a version and, in the same transaction, the KPI cells it printed."""
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        bulletin_id, published_at = cur.execute(
+            """INSERT INTO audit.bulletins (kind, period, version, data_version, data_hash, paths, changes, figures,
+                                            quality_run_id, content_hash, corrections, incomplete)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (kind, period, version) DO UPDATE SET paths = EXCLUDED.paths,
+                 quality_run_id = coalesce(EXCLUDED.quality_run_id, audit.bulletins.quality_run_id)
+               RETURNING id, created_at""",
+            [kind, period, version, json.dumps(dv), dv["hash"], json.dumps(paths, ensure_ascii=False),
+             json.dumps(changes, ensure_ascii=False), json.dumps(figures, ensure_ascii=False), quality_run_id,
+             content_hash, json.dumps(corrections or [], ensure_ascii=False),
+             json.dumps(incomplete or [], ensure_ascii=False)]).fetchone()
+        # a version written again (its files were gone) prints the same cells: replace them
+        cur.execute("DELETE FROM audit.published_figures WHERE bulletin_id = %s", [bulletin_id])
+        cur.executemany(
+            """INSERT INTO audit.published_figures (bulletin_id, kind, period, version, published_at, kpi_code,
+                                                    city_code, kpi_period, value_ytd, value_month, prints_ytd,
+                                                    prints_month)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(bulletin_id, kind, period, version, published_at, c.kpi_code, c.city_code, c.period,
+              c.value_ytd if c.prints_ytd else None, c.value_month if c.prints_month else None,
+              c.prints_ytd, c.prints_month) for c in (cells or {}).values()])
+
+
+# --------------------------------------------------------------------------- corrections (更正说明)
+def find_corrections(conn, prev: dict, draft: Draft) -> list[dict]:
+    """The printed values of the previous version ``prev`` that the new draft prints differently.
+
+    Each: the figure and its period, old, new, difference (new − old, in the printed unit), both as
+    printed, the version corrected and the superseding files behind the change (see the module doc).
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        old = {(r["kpi_code"], r["city_code"], r["kpi_period"]): r for r in cur.execute(
+            "SELECT * FROM audit.published_figures WHERE bulletin_id = %s", [prev["id"]]).fetchall()}
+    if not old:
+        return []
+    since = (prev["data_version"] or {}).get("max_file_id") or 0
+    new_files = [s for s in draft.sources if int(s["file_id"]) > since]
+    out = []
+    for key, cell in draft.cells.items():
+        was = old.get(key)
+        if was is None:
+            continue
+        for measure in ("value_ytd", "value_month"):
+            if not (was[f"prints_{measure[6:]}"] and getattr(cell, f"prints_{measure[6:]}")):
+                continue
+            a = None if was[measure] is None else float(was[measure])
+            b = getattr(cell, measure)
+            if _same_value(a, b):
+                continue
+            out.append(_correction(cell, measure, a, b, prev["version"], _files_behind(cell, new_files)))
+    return out
+
+
+def _same_value(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-9 * max(abs(a), 1.0)
+
+
+def _correction(cell: Cell, measure: str, old, new, corrects: int, files: list[dict]) -> dict:
+    y, m = int(cell.period[:4]), int(cell.period[5:])
+    when = f"{y}年{m}月当月" if measure == "value_month" else f"{y}年{'1月' if m == 1 else f'1—{m}月'}"
+    d = cell.decimals
+
+    def text(v):
+        return "—" if v is None else f"{v:.{d}f}"
+
+    old_text, new_text = text(old), text(new)
+    if old_text == new_text:  # below the printed precision: show where it moved
+        d = 4
+        old_text, new_text = text(old), text(new)
+    diff = None if old is None or new is None else new - old
+    return {"figure": f"{cell.figure} {when}", "kpi_code": cell.kpi_code, "city_code": cell.city_code,
+            "period": cell.period, "measure": measure, "unit": cell.unit, "corrects_version": corrects,
+            "old": old, "new": new, "difference": diff, "old_text": old_text, "new_text": new_text,
+            "difference_text": "—" if diff is None else f"{diff:+.{d}f}",
+            "files": [{"file_id": int(f["file_id"]), "file_name": f["file_name"], "city_code": f["city_code"],
+                       "period": f["period"]} for f in files]}
+
+
+def corrections_table(corrections: list[dict], version: int) -> dict | None:
+    """更正说明 as a table (HTML, PDF and an XLSX sheet): figure, old, new, difference, unit, files."""
+    if not corrections:
+        return None
+    rows = []
+    for i, c in enumerate(corrections, start=1):
+        files = "、".join(f"{f['file_name']}（文件编号{f['file_id']}）" for f in c["files"]) \
+            or "（无新报送文件：重新计算）"
+        rows.append([{"text": str(i), "value": i, "decimals": 0}, {"text": c["figure"]},
+                     _num_cell(c["old"], c["old_text"]), _num_cell(c["new"], c["new_text"]),
+                     _num_cell(c["difference"], c["difference_text"]), {"text": c["unit"]}, {"text": files}])
+    corrected = sorted({c["corrects_version"] for c in corrections})
+    return {"sheet": "更正说明", "title": "更正说明",
+            "intro": f"本版（第{version}版）更正第{'、'.join(map(str, corrected))}版已发布的以下"
+                     f"{len(corrections)}项数据（市州更正报送后重新计算；差额 = 更正后 − 原数）：",
+            "columns": [{"header": h}
+                        for h in ("序号", "数据项", "原数", "更正后", "差额", "单位", "更正依据（报送文件）")],
+            "rows": rows, "note": None}
+
+
+def _num_cell(value, text: str) -> dict:
+    if value is None:
+        return {"text": text}
+    return {"text": text, "value": value, "decimals": len(text.split(".")[1]) if "." in text else 0}
+
+
+def _files_behind(cell: Cell, new_files: list[dict]) -> list[dict]:
+    """New files in force of the cell's city (every city for the province) and kind, for the months
+    its value covers (the year to date; a workbook's last December too: paid-in funds start there)."""
+    y = int(cell.period[:4])
+    first = f"{y - 1:04d}-12" if cell.source_kind == "workbook" else f"{y:04d}-01"
+    return [f for f in new_files if f["kind"] == cell.source_kind and first <= f["period"] <= cell.period
+            and cell.city_code in (PROVINCE_CODE, f["city_code"])]
 
 
 def diff(old: dict, new: dict) -> list[str]:

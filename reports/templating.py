@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -17,4 +18,5 @@ ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_aut
 
 def render(template: str, /, stylesheet: str = "style.css", **ctx) -> str:
     """``template`` rendered with ``ctx`` and the stylesheet's text as ``css``."""
-    return ENV.get_template(template).render(**ctx, css=(TEMPLATES / stylesheet).read_text("utf-8"))
+    # the stylesheet is ours, not data: not escaped (escaping would turn its quoted font names into &#34;)
+    return ENV.get_template(template).render(**ctx, css=Markup((TEMPLATES / stylesheet).read_text("utf-8")))

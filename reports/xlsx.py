@@ -94,6 +94,9 @@ def write(path: Path, ctx: dict) -> None:
     fmts = _formats(wb)
     for t in ctx["tables"]:
         write_table(wb, fmts, t)
+    fix = ctx.get("correction_table")
+    if fix:  # 更正说明: the printed figures of the previous version this one corrects
+        write_table(wb, fmts, {**fix, "title": f"{fix['title']}：{fix['intro']}"})
     # 数据来源: the submission files in force behind every figure
     ws = wb.add_worksheet("数据来源")
     sh = Sheet(wb, ws, fmts)

@@ -49,6 +49,10 @@ def test_dag_folder_has_no_import_errors_and_is_documented(monkeypatch):
         if dag_id != "warehouse_build":  # the build rebuilds every period from raw
             assert isinstance(dag.params.get_param("period"), Param), f"{dag_id}: explicit period param"
             assert dag.params["period"] == "", f"{dag_id}: the default period is computed at run time"
+        if dag_id in ("bulletin_monthly", "bulletin_quarterly", "appraisal"):
+            # publishing over an incomplete period is an explicit choice, off by default
+            assert dag.params.get_param("allow_incomplete").schema["type"] == "boolean", dag_id
+            assert dag.params["allow_incomplete"] is False, dag_id
         in_pool = {t.task_id for t in dag.tasks if t.pool == WAREHOUSE_POOL}
         assert in_pool == WRITERS[dag_id], dag_id
         for t in dag.tasks:

@@ -74,8 +74,26 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
     # (2025-09, a quarter end), since the run's trigger time (now) is long after it.
     out = settings.output_dir / "bulletins"
     shutil.rmtree(out, ignore_errors=True)  # audit.bulletins was dropped with the warehouse: start afresh
+    # The sample starts in 2025-08: the 1—9月 trade of every city misses 1—7月. The scheduling report
+    # prints workbook figures only (complete) and publishes; the bulletin and the appraisal refuse: their
+    # task fails at once (no retry) with the cities named and how to override, and nothing is written.
+    from airflow.utils.state import TaskInstanceState
+
+    assert report("bulletin_monthly").state == DagRunState.SUCCESS
+    for dag_id in ("bulletin_quarterly", "appraisal"):
+        refused = report(dag_id)
+        assert refused.state == DagRunState.FAILED, dag_id
+        assert [(ti.state, ti.try_number) for ti in refused.get_task_instances()] == [(TaskInstanceState.FAILED, 1)]
+        [exception] = warehouse.execute("SELECT exception FROM audit.pipeline_failures WHERE dag_id = %s AND "
+                                        "run_id = %s", [dag_id, refused.run_id]).fetchone()
+        assert exception.startswith("AirflowFailException: 拒绝发布：2025Q3"), exception
+        assert "长沙市（430100）：外贸明细2025年1—7月未报送" in exception and "allow_incomplete = true" in exception
+        assert "trade CSV 2025-01..2025-07 not reported" in exception
+    assert sorted(p.name for p in out.iterdir()) == [f"scheduling_2025-09_v1.{e}" for e in ("html", "pdf", "xlsx")]
+    # with the DAG param allow_incomplete they publish, each province total noting what it lacks
     for dag_id in REPORTS:
-        assert report(dag_id).state == DagRunState.SUCCESS, dag_id
+        assert report(dag_id, allow_incomplete=True).state == DagRunState.SUCCESS, dag_id
+    assert "全省合计中各市州累计数均缺1—7月外贸明细" in (out / "bulletin_2025Q3_v1.html").read_text("utf-8")
     published = sorted(p.name for p in out.iterdir())
     assert published == sorted(
         [f"scheduling_2025-09_v1.{e}" for e in ("html", "pdf", "xlsx")]
@@ -90,8 +108,6 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
     snapshot = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
     # Same inbox again: nothing new is received, the asset is not updated, the mart is unchanged.
-    from airflow.utils.state import TaskInstanceState
-
     again = dag("submissions_ingest").test(run_conf={"period": "2025-09", "inbox": str(sample_dir)})
     states = {ti.task_id: ti.state for ti in again.get_task_instances()}
     assert states["publish"] == TaskInstanceState.SKIPPED
@@ -100,7 +116,7 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
     assert mart(warehouse) == rows
     # ...and the reports on unchanged data are the same versions: no file written again.
     for dag_id in REPORTS:
-        assert report(dag_id).state == DagRunState.SUCCESS, dag_id
+        assert report(dag_id, allow_incomplete=True).state == DagRunState.SUCCESS, dag_id
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == snapshot
     assert warehouse.execute("SELECT kind, period, version FROM audit.bulletins ORDER BY 1").fetchall() == [
         ("appraisal", "2025Q3", 1), ("monthly", "2025-09", 1), ("quarterly", "2025Q3", 1)]
@@ -115,8 +131,8 @@ REPORTS = {"bulletin_monthly": "render_scheduling_report", "bulletin_quarterly":
            "appraisal": "render_appraisal"}
 
 
-def report(dag_id, period=""):
-    return dag(dag_id).test(run_conf={"period": period})
+def report(dag_id, period="", allow_incomplete=False):
+    return dag(dag_id).test(run_conf={"period": period, "allow_incomplete": allow_incomplete})
 
 
 def test_ingest_for_a_period_takes_that_month_and_late_files_not_later_ones(warehouse, settings, sample_dir):

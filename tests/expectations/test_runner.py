@@ -1,29 +1,37 @@
 """The Great Expectations gate (issue 6): suites per layer, severity, results as data, publish gate.
 
-One warehouse for the module, in order: the clean sample passes; a corrupted mart input
-fails the next gate, which blocks the bulletin; then the sample with planted mistakes is
-ingested on top (its planted files supersede the clean ones, the rest are duplicates) and
-each mistake that passes intake but breaks a mart rule fails its named expectation.
+One warehouse for the module, in order: the clean sample passes; a city's corrected ledger
+lowering one project's paid-in (a revision intake flags) passes with a warning and is listed
+in the monthly scheduling report; a corrupted mart input (a decrease intake never saw) fails
+the next gate, which blocks the bulletin; then the sample with planted mistakes is ingested on
+top (its planted files supersede the clean ones, the rest are duplicates) and each mistake that
+passes intake but breaks a mart rule fails its named expectation (the flagged paid-in decrease:
+a warning).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import psycopg
 import pytest
+import python_calamine
 
 from core.in_force import current
 from expectations.offline_docs import external_loads
 from expectations.store import GateNotPassed
 from expectations.suites import all_suites
 from flows import quality, transform
+from ingestion.contract import PROJECTS
 from ingestion.load import ingest_paths
 from reports.bulletin import render
 from samples.generate import generate
+from samples.projects import city_projects
+from samples.workbooks import workbook_content, write_content
 
-FROM, TO, SCALE = "2025-06", "2025-09", 0.01
+FROM, TO, SEED, SCALE = "2025-06", "2025-09", 42, 0.01
 
 
 def files_of(folder):
@@ -36,7 +44,7 @@ def wh(pg, settings, tmp_path_factory):
     from tests.conftest import build_warehouse
 
     clean = tmp_path_factory.mktemp("gate_clean")
-    generate(clean, FROM, TO, scale=SCALE)
+    generate(clean, FROM, TO, seed=SEED, scale=SCALE)
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         build_warehouse(settings, files_of(clean))
         yield {"conn": conn}
@@ -93,6 +101,64 @@ def test_clean_sample_passes_and_results_are_stored(wh, settings):
     # (tests/reports/test_bulletin.py renders on such a run and checks the link to it)
 
 
+def test_flagged_paid_in_revision_is_a_warning_listed_in_the_scheduling_report(wh, settings, tmp_path):
+    conn = wh["conn"]
+    # a city re-sends its September ledger: one project's 累计实际到位资金 below August's, a revision
+    # (the last project id: test_corrupted_mart_input_blocks_the_next_run corrupts the first)
+    city, pid, august = conn.execute(
+        "SELECT p.city_code, p.project_id, a.paid_in_cumulative_10k FROM staging.stg_raw__projects AS p "
+        "JOIN staging.stg_raw__projects AS a ON a.project_id = p.project_id AND a.period = '2025-08' "
+        "WHERE p.period = %s AND a.paid_in_cumulative_10k > 10 ORDER BY p.project_id DESC LIMIT 1", [TO]).fetchone()
+    content = workbook_content(city, TO, SEED, SCALE, city_projects(city, SEED, SCALE, TO))
+    rows = content.sheets[PROJECTS.name]
+    [row] = [r for r in rows if r["project_id"] == pid]
+    revised = round(float(august) * 0.8, 2)
+    row["paid_in_cumulative"] = revised
+    line = rows.index(row) + 2  # the header is row 1
+    [receipt] = ingest_paths([write_content(tmp_path / f"{city}_{TO.replace('-', '')}.xlsx", content)], settings)
+    assert receipt.status == "superseding", receipt.text()
+    assert [(w.row, w.rule) for w in receipt.warnings] == [(line, "paid_in_decrease")]
+    transform.dbt_build(settings)
+
+    gate = quality.quality_gate(settings)
+    assert gate.success, gate.summary()
+    assert not [f for f in gate.failures if f.expectation == "paid_in_cumulative_non_decreasing"]
+    [warn] = [f for f in gate.failures if f.expectation == "paid_in_flagged_revisions"]
+    assert warn.severity == "warning" and warn.table == "marts.fct_project_month" and warn.unexpected_count == 1
+    [flagged] = warn.sample
+    assert (flagged["project_id"], flagged["period"], flagged["previous_period"], flagged["row_number"],
+            flagged["file_name"], flagged["file_id"]) == (pid, TO, "2025-08", line, receipt.file, receipt.file_id)
+    assert float(flagged["paid_in_cumulative_10k"]) == revised
+    assert float(flagged["previous_paid_in_cumulative_10k"]) == float(august)
+    assert re.search(rf"\[warning\] paid_in_flagged_revisions on table marts\.fct_project_month .*{pid}",
+                     gate.summary())
+    stored = conn.execute("SELECT expectation, severity, success, unexpected_count FROM audit.quality_results "
+                          "WHERE run_id = %s AND suite = 'marts.fct_project_month' AND expectation LIKE 'paid_in%%' "
+                          "ORDER BY expectation", [gate.run_id]).fetchall()
+    assert stored == [("paid_in_cumulative_non_decreasing", "blocking", True, 0),
+                      ("paid_in_flagged_revisions", "warning", False, 1)]
+
+    # the monthly scheduling report publishes on that run and lists the revision (HTML and XLSX)
+    res = render(settings, TO, tmp_path / "scheduling")
+    assert res["quality_run_id"] == gate.run_id
+    html_path, _, xlsx_path = res["paths"]
+    html = Path(html_path).read_text(encoding="utf-8")
+    name = conn.execute("SELECT city_name FROM marts.dim_city WHERE city_code = %s", [city]).fetchone()[0]
+    unit = "万美元" if row["currency"] == "美元" else "万元"
+    section = html.split("到位资金更正（核减）项目清单", 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", section)
+    assert cells == [name, pid, cells[2], "2025-08", f"{float(august):.2f}", f"{revised:.2f}",
+                     f"{float(august) - revised:.2f}", unit, f"{receipt.file}（第{line}行）"], cells
+    assert cells[2].endswith(row["project_name"])
+    assert "到位资金更正（核减）项目1个" in html
+    sheet = python_calamine.CalamineWorkbook.from_path(str(xlsx_path)).get_sheet_by_name("到位资金更正").to_python()
+    assert sheet[0][0] == "表6  到位资金更正（核减）项目清单"
+    assert sheet[1][:5] == ["市州", "项目编号", "项目名称", "上期台账", "上期累计实际到位资金"]
+    [body] = [r for r in sheet[2:] if r[1] == pid]
+    assert body[0] == name and body[3] == "2025-08" and body[7] == unit and body[8] == f"{receipt.file}（第{line}行）"
+    assert body[4:7] == pytest.approx([float(august), revised, float(august) - revised])
+
+
 def test_corrupted_mart_input_blocks_the_next_run(wh, settings):
     conn = wh["conn"]
     # behind intake's back: one project's paid-in in the September ledger falls below August's
@@ -141,12 +207,18 @@ def test_planted_mart_mistakes_fail_their_expectation_and_block_the_bulletin(wh,
     text = gate.summary()
     for p in planted:
         want = p["gate"]
-        fails = [f for f in gate.blocking if f.suite == want["suite"] and f.expectation == want["expectation"]]
+        severity = want["severity"]
+        if p["case"] == "paid_in_decrease":  # flagged at intake (a warning on the receipt): never blocking
+            assert severity == "warning"
+            unflagged = [f for f in gate.blocking if f.expectation == "paid_in_cumulative_non_decreasing"]
+            assert not any(s["project_id"] == want["row"]["project_id"] for f in unflagged for s in f.sample)
+        fails = [f for f in gate.failures if f.suite == want["suite"] and f.expectation == want["expectation"]
+                 and f.severity == severity]
         assert fails, (p, text)
         row = want["row"]
         assert any(all(str(s.get(k)) == str(v) for k, v in row.items()) for s in fails[0].sample), (p, fails[0])
         table = want["suite"]
-        assert re.search(rf"\[blocking\] {want['expectation']} on table {re.escape(table)}", text)
+        assert re.search(rf"\[{severity}\] {want['expectation']} on table {re.escape(table)}", text)
         assert row["period"] in text
         stored = conn.execute("SELECT expectation_type FROM audit.quality_results WHERE run_id = %s AND suite = %s "
                               "AND expectation = %s AND NOT success", [gate.run_id, table, want["expectation"]]

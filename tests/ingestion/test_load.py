@@ -177,6 +177,19 @@ def test_paid_in_decrease_is_accepted_and_flagged_as_revision(baseline, warehous
                              [r.file_id]).fetchall() == [(2, "paid_in_decrease")]
 
 
+def test_paid_in_decrease_after_a_gap_compares_with_the_last_ledger_listing_the_project(baseline, settings,
+                                                                                         tmp_path):
+    # project 11 is in July's ledger (9000), missing from August's, back in September lower (8500):
+    # the same comparison as the gate's paid_in_cumulative_non_decreasing, so the gate sees it flagged
+    july = projects(11, r10={"paid_in_cumulative": 9000.0})
+    assert ingest_one(city_workbook(tmp_path / "jul", CITY, "2025-07", projects=july), settings).status == "accepted"
+    r = ingest_one(city_workbook(tmp_path, CITY, "2025-09", projects=projects(11, r10={"paid_in_cumulative": 8500.0})),
+                   settings)
+    assert r.status == "accepted", r.text()
+    assert [(w.row, w.rule, w.value) for w in r.warnings] == [(12, "paid_in_decrease", "8500")]
+    assert "9000" in r.warnings[0].message_zh
+
+
 FILE_CASES = [
     ("empty file", lambda d: _bytes(d / f"{CITY}_202509.xlsx", b""), "empty_file"),
     ("not a spreadsheet", lambda d: _bytes(d / f"{CITY}_202509.xlsx", b"PK\x03\x04 not really"), "unreadable_file"),

@@ -93,3 +93,18 @@ def write_trade(path: Path, rows: list[dict], encoding: str = "utf-8-sig", heade
         for r in rows:
             w.writerow([r.get(c.name, "") for c in TRADE.columns])
     return path
+
+
+def corrected_trade_csv(src: Path, dest: Path, factor: float) -> Path:
+    """The same CSV with every amount × factor (a superseding re-submission)."""
+    lines = src.read_text(encoding="utf-8-sig").splitlines()
+    head = lines[0].split(",")
+    i_cny, i_usd = head.index("金额（人民币元）"), head.index("金额（美元）")
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        for i in (i_cny, i_usd):
+            cells[i] = f"{float(cells[i]) * factor:.2f}"
+        out.append(",".join(cells))
+    dest.write_text("\n".join(out) + "\n", encoding="utf-8-sig")
+    return dest

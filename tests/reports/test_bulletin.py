@@ -18,6 +18,7 @@ from ingestion.load import ingest_paths
 from reports.bulletin import render
 from samples.generate import generate
 from tests.dbt.kpi_oracle import Oracle
+from tests.workbooks import corrected_trade_csv
 
 
 @pytest.fixture(scope="module")
@@ -140,16 +141,7 @@ def test_versions_and_injection(built, settings):
         src = next(built["sample"].rglob("trade_430100_202509.csv"))
     fixed = built["out"].parent / "fix" / src.name
     fixed.parent.mkdir(exist_ok=True)
-    lines = src.read_text(encoding="utf-8-sig").splitlines()
-    head = lines[0].split(",")
-    i_cny, i_usd = head.index("金额（人民币元）"), head.index("金额（美元）")
-    out = [lines[0]]
-    for line in lines[1:]:
-        cells = line.split(",")
-        for i in (i_cny, i_usd):
-            cells[i] = f"{float(cells[i]) * 1.1:.2f}"
-        out.append(",".join(cells))
-    fixed.write_text("\n".join(out) + "\n", encoding="utf-8-sig")
+    corrected_trade_csv(src, fixed, 1.1)
     assert ingest_paths([fixed], settings)[0].status == "superseding"
     transform.dbt_build(settings)
     # and a hostile file name among the sources

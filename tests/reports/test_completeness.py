@@ -36,6 +36,7 @@ from reports.completeness import IncompletePeriod
 from samples.calendar import COMBINED_JAN_FEB
 from samples.generate import generate
 from tests.dbt.kpi_oracle import PROVINCE, Oracle, read_trade_csv
+from tests.workbooks import corrected_trade_csv
 
 FIRST, LAST, SCALE = "2024-12", "2025-03", 0.02
 MISSING_CITY, MISSING_NAME = "430400", "衡阳市"  # nothing for 2025-03
@@ -169,21 +170,6 @@ def test_scheduling_report_lists_the_cities_not_reported_with_days_overdue(wh, s
     oracle = wh["oracle"]
     signed = sum(oracle.cells[("signed_projects", c, LAST)].value_ytd for c in oracle.cities if c != MISSING_CITY)
     assert f"年内签约项目{signed:.0f}个（{NOTE}" in text
-
-
-def corrected_trade_csv(src: Path, dest: Path, factor: float) -> Path:
-    """The same CSV with every amount × factor (as test_bulletin's superseding file)."""
-    lines = src.read_text(encoding="utf-8-sig").splitlines()
-    head = lines[0].split(",")
-    i_cny, i_usd = head.index("金额（人民币元）"), head.index("金额（美元）")
-    out = [lines[0]]
-    for line in lines[1:]:
-        cells = line.split(",")
-        for i in (i_cny, i_usd):
-            cells[i] = f"{float(cells[i]) * factor:.2f}"
-        out.append(",".join(cells))
-    dest.write_text("\n".join(out) + "\n", encoding="utf-8-sig")
-    return dest
 
 
 def test_correction_after_publication_gives_v2_with_a_correction_note(wh, settings):

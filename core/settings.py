@@ -75,9 +75,20 @@ class Settings:
         self.pg_port = int(env.get("OPENECON_PG_PORT") or EMBEDDED_PORT)
         self.pg_bin = env.get("OPENECON_PG_BIN") or None
         self._inbox = env.get("OPENECON_INBOX_DIR") or None
-        # Intake limits: a larger file, or a larger share of bad rows, rejects the whole file.
-        self.max_file_mb = float(env.get("OPENECON_MAX_FILE_MB") or 512)
-        self.max_bad_row_share = float(env.get("OPENECON_MAX_BAD_ROW_SHARE") or 0.2)
+        # Intake limits (README "Intake limits"): checked before a file is parsed, so no file,
+        # hostile or not, can exhaust memory or time; exceeding one rejects the whole file.
+        num = lambda name, default: float(env.get(f"OPENECON_{name}") or default)  # noqa: E731
+        self.max_file_mb = num("MAX_FILE_MB", 512)  # bytes on disk, any kind
+        self.max_bad_row_share = num("MAX_BAD_ROW_SHARE", 0.2)  # more bad rows reject the file
+        self.max_unzipped_mb = num("MAX_UNZIPPED_MB", 256)  # a workbook's entries, uncompressed
+        self.max_zip_entries = int(num("MAX_ZIP_ENTRIES", 500))
+        self.max_sheets = int(num("MAX_SHEETS", 20))
+        self.max_sheet_rows = int(num("MAX_SHEET_ROWS", 200_000))
+        self.max_sheet_cols = int(num("MAX_SHEET_COLS", 100))
+        self.max_csv_line_kb = num("MAX_CSV_LINE_KB", 1024)  # one CSV record, in bytes
+        # A correction keeping fewer than this share of the rows it replaces is refused
+        # unless ingested with --allow-shrink.
+        self.min_superseding_share = num("MIN_SUPERSEDING_SHARE", 0.5)
         # Read-only group roles (SPEC §4); dbt reads the same names (dbt_project.yml vars).
         self.bi_reader_role = env.get("OPENECON_BI_READER_ROLE") or "bi_reader"
         self.auditor_role = env.get("OPENECON_AUDITOR_ROLE") or "auditor"

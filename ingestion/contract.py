@@ -41,6 +41,7 @@ class Column:
     pattern: str | None = None  # regular expression the text must match in full
     alt_units: tuple[str, ...] = ()  # other units a header may state, e.g. 万美元 for 美元 projects
     check: str | None = None  # a named check beyond type and lists, e.g. "uscc" (GB 32100 check digit)
+    max_length: int = 200  # characters of the value as written; longer values reject the row
     doc: str = ""
 
     @property
@@ -54,6 +55,14 @@ class Column:
     @property
     def pg_type(self) -> str:
         return PG_TYPES[self.dtype]
+
+    @property
+    def free_text(self) -> bool:
+        """Names typed by people (项目名称, 投资方, 企业名称): kept exactly as written, only trimmed.
+
+        Every other column (codes, listed values, numbers, dates) is read after NFKC
+        normalisation, so full-width digits and letters mean what the clerk typed."""
+        return self.dtype == "text" and not (self.pattern or self.code_list or self.check)
 
 
 @dataclass(frozen=True)

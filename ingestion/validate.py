@@ -9,6 +9,7 @@ failed, to word their messages.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -21,6 +22,50 @@ from ingestion.codes import uscc_valid
 from ingestion.contract import STAGES, Column, Sheet, split_unit
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
+# A number as a clerk types it, after NFKC (full-width digits and ，become ASCII): commas only
+# as thousands separators in groups of three ("1,234.5"), so "1,5" is never read as 15.
+NUMBER_PATTERN = r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?|[+-]?\.\d+"
+# C0 control characters and DEL, except tab, line feed and carriage return (rule line_break).
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+LINE_BREAKS = r"[\t\r\n]"
+SHOWN_VALUE_CHARS = 100  # a value quoted on a receipt or in audit is clipped to this length
+
+# Rules on the characters of a cell, worded once for the workbook and the CSV validators.
+CELL_RULES = {
+    "control_character": ("含有不可见的控制字符（如NUL），请删除后重新保存",
+                          "contains an invisible control character (such as NUL); remove it and save again"),
+    "invalid_encoding": ("含有无法识别的字节（编码错误），请用UTF-8或GBK重新保存",
+                         "contains bytes that are not valid text; save the file again as UTF-8 or GBK"),
+    "line_break": ("单元格内含换行符或制表符，请删除后重新保存",
+                   "the cell contains a line break or tab inside the value; remove it and save again"),
+    "too_long": ("内容过长（超过{n}个字符）", "longer than {n} characters"),
+    "formula_no_value": ("公式无计算结果，请在Excel中重新计算后保存",
+                         "formula without a calculated value: recalculate in Excel and save again"),
+}
+
+
+def cell_rule(rule: str, **fmt) -> tuple[str, str]:
+    zh, en = CELL_RULES[rule]
+    return zh.format(**fmt), en.format(**fmt)
+
+
+def shown(value: str | None) -> str | None:
+    """A value as quoted on a receipt: control characters made visible, clipped, always storable."""
+    if value is None:
+        return None
+    value = re.sub(CONTROL_CHARACTERS, lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…"
+
+
+class _UncachedFormula:
+    """Placed by the workbook reader in a cell holding a formula with no calculated value."""
+
+    def __repr__(self) -> str:
+        return "<formula without value>"
+
+
+UNCACHED_FORMULA = _UncachedFormula()
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 SERIAL_RANGE = (20000, 80000)  # Excel serials of 1954..2119: plausible dates typed as numbers
 
@@ -41,6 +86,9 @@ class Issue:
     message_zh: str
     message_en: str
     level: str = "row"  # row (row rejected) | file (file rejected) | warning (accepted, flagged)
+
+    def __post_init__(self):
+        self.value = shown(self.value)  # a 5 MB or NUL-bearing value never reaches a receipt or audit
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -108,6 +156,15 @@ def map_headers(headers: list, sheet: Sheet, file: str) -> dict[str, int]:
     return mapping
 
 
+def extra_columns(headers: list, mapping: dict[str, int], sheet: Sheet, file: str) -> list[Issue]:
+    """Warnings for header cells the contract does not know (the column is ignored)."""
+    used = set(mapping.values())
+    return [Issue(file, sheet.sheet_name, 1, None, str(h).strip(), "extra_column",
+                  f"模板外的列「{str(h).strip()}」已忽略", f"column '{str(h).strip()}' is not in the template; ignored",
+                  level="warning")
+            for pos, h in enumerate(headers) if pos not in used and split_unit(h)[0]]
+
+
 # --- cell parsing ----------------------------------------------------------------
 def as_text(series: pd.Series) -> pd.Series:
     """Cell values as stripped text; empty cells become <NA>; 12.0 read from Excel becomes '12'."""
@@ -121,9 +178,13 @@ def as_text(series: pd.Series) -> pd.Series:
 
 
 def parse_number(text: pd.Series) -> pd.Series:
-    # Numbers typed as text with thousands separators ("1,234.5") are accepted.
-    cleaned = text.str.replace(r"[,，\s]", "", regex=True)
-    return pd.to_numeric(cleaned, errors="coerce")
+    """Numbers, also typed as text: full-width digits, thousands separators ("1,234.5").
+
+    Anything else (a decimal comma, spaces inside, a unit) is not a number rather than
+    a guess."""
+    norm = text.str.normalize("NFKC").str.strip()
+    ok = norm.str.fullmatch(NUMBER_PATTERN).fillna(False)
+    return pd.to_numeric(norm.where(ok).str.replace(",", "", regex=False), errors="coerce")
 
 
 def parse_date(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -143,8 +204,11 @@ def parse_date(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         out[serial] = EXCEL_EPOCH + pd.to_timedelta(num[serial], unit="D")
     rest = text.notna() & ~serial.fillna(False) & ~is_date
     if rest.any():
-        norm = text[rest].str.replace(
-            r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?$", r"\1-\2-\3", regex=True)
+        # 2025-03-05, 2025/3/5, 2025.3.5, 2025年3月5日 (full-width digits too), with or without
+        # a midnight time as Excel exports it; anything else is not a date.
+        norm = text[rest].str.normalize("NFKC").str.replace(
+            r"^(\d{4})\s*([年/.\-])\s*(\d{1,2})\s*(?:月|\2)\s*(\d{1,2})\s*日?(?:\s+0{1,2}:00(?::00)?)?$",
+            r"\1-\3-\4", regex=True)
         out[rest] = pd.to_datetime(norm, format="%Y-%m-%d", errors="coerce")
     return out, serial.fillna(False).to_numpy()
 
@@ -182,10 +246,17 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
 
     for col in sheet.columns:
         raw = frame[col.name]
+        uncached = raw.map(lambda v: v is UNCACHED_FORMULA).to_numpy(dtype=bool)
+        if uncached.any():
+            c.flag(uncached, col, pd.Series([None] * len(raw)), "formula_no_value", *cell_rule("formula_no_value"))
+            raw = raw.where(~uncached, None)
         if col.dtype == "date":
             text = as_text(raw.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v))
         else:
             text = as_text(raw)
+        _cell_characters(c, col, text)
+        if not col.free_text:
+            text = text.str.normalize("NFKC")  # full-width digits and letters in codes
         originals[col.name] = text
         missing = text.isna().to_numpy()
         if col.required:
@@ -252,6 +323,14 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
         if col.dtype == "date":
             good[col.name] = good[col.name].map(lambda t: None if pd.isna(t) else t.date()).astype(object)
     return good, c.issues
+
+
+def _cell_characters(c: _Collector, col: Column, text: pd.Series) -> None:
+    """What no value may hold: control characters, a line break inside it, more than max_length."""
+    for rule, pattern in (("control_character", CONTROL_CHARACTERS), ("line_break", LINE_BREAKS)):
+        c.flag(text.str.contains(pattern, regex=True).fillna(False).to_numpy(), col, text, rule, *cell_rule(rule))
+    c.flag((text.str.len() > col.max_length).fillna(False).to_numpy(), col, text, "too_long",
+           *cell_rule("too_long", n=col.max_length))
 
 
 def _project_rules(c: _Collector, typed: pd.DataFrame, originals: dict, city_code: str) -> None:

@@ -221,10 +221,19 @@ class _Collector:
         self.rows = frame["row_number"].to_numpy()
         self.bad = np.zeros(len(frame), dtype=bool)
         self.issues: list[Issue] = []
+        # Cells whose first problem says all (a formula without value, a control character):
+        # later rules on the same cell would only add noise to the receipt.
+        self.explained: set[tuple[int, str]] = set()
 
-    def flag(self, mask, col: Column | None, values, rule: str, zh: str, en: str, level: str = "row") -> None:
+    def flag(self, mask, col: Column | None, values, rule: str, zh: str, en: str, level: str = "row",
+             explains: bool = False) -> None:
         mask = np.asarray(mask, dtype=bool)
         for i in np.flatnonzero(mask):
+            key = (int(self.rows[i]), col.header if col else "")
+            if key in self.explained:
+                continue
+            if explains:
+                self.explained.add(key)
             v = values.iloc[i] if values is not None else None
             self.issues.append(Issue(
                 self.file, self.sheet.sheet_name, int(self.rows[i]), col.header if col else None,
@@ -248,7 +257,8 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
         raw = frame[col.name]
         uncached = raw.map(lambda v: v is UNCACHED_FORMULA).to_numpy(dtype=bool)
         if uncached.any():
-            c.flag(uncached, col, pd.Series([None] * len(raw)), "formula_no_value", *cell_rule("formula_no_value"))
+            c.flag(uncached, col, pd.Series([None] * len(raw)), "formula_no_value", *cell_rule("formula_no_value"),
+                   explains=True)
             raw = raw.where(~uncached, None)
         if col.dtype == "date":
             text = as_text(raw.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v))
@@ -328,9 +338,10 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
 def _cell_characters(c: _Collector, col: Column, text: pd.Series) -> None:
     """What no value may hold: control characters, a line break inside it, more than max_length."""
     for rule, pattern in (("control_character", CONTROL_CHARACTERS), ("line_break", LINE_BREAKS)):
-        c.flag(text.str.contains(pattern, regex=True).fillna(False).to_numpy(), col, text, rule, *cell_rule(rule))
+        c.flag(text.str.contains(pattern, regex=True).fillna(False).to_numpy(), col, text, rule, *cell_rule(rule),
+               explains=True)
     c.flag((text.str.len() > col.max_length).fillna(False).to_numpy(), col, text, "too_long",
-           *cell_rule("too_long", n=col.max_length))
+           *cell_rule("too_long", n=col.max_length), explains=True)
 
 
 def _project_rules(c: _Collector, typed: pd.DataFrame, originals: dict, city_code: str) -> None:

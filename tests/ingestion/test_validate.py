@@ -68,3 +68,85 @@ def test_missing_column_rejects_the_file():
     with pytest.raises(FileRejected) as exc:
         map_headers(headers, PARKS, "f.xlsx")
     assert exc.value.issue.rule == "missing_column" and exc.value.issue.column == "从业人员（人）"
+
+
+# --- clerks' habits: the value meant, or the cell named; never a different value ----------------
+from ingestion.contract import PROJECTS  # noqa: E402
+from ingestion.validate import UNCACHED_FORMULA  # noqa: E402
+from tests.workbooks import project_row  # noqa: E402
+
+CITY = "430100"
+
+
+def projects_frame(*overrides):
+    df = pd.DataFrame([project_row(CITY, i + 1, **o) for i, o in enumerate(overrides)], dtype="object")
+    df["row_number"] = range(2, len(overrides) + 2)
+    return df
+
+
+def validated(*overrides, period="2025-09"):
+    return validate(projects_frame(*overrides), PROJECTS, f"{CITY}_202509.xlsx", CITY, period)
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
+def test_full_width_digits_in_codes_and_numbers_are_read_as_ascii_but_names_are_kept_as_written():
+    good, issues = validated({"project_id": fullwidth(f"{CITY}-2025-0001"), "contract_amount": fullwidth("25,000.5"),
+                              "county_code": fullwidth(project_row(CITY, 1)["county_code"]),
+                              "project_name": "（长沙）ＡＢＣ项目"})
+    assert [i for i in issues if i.level == "row"] == []
+    assert good.loc[0, "project_id"] == f"{CITY}-2025-0001" and good.loc[0, "contract_amount"] == 25000.5
+    assert good.loc[0, "project_name"] == "（长沙）ＡＢＣ项目"  # free text: exactly as typed
+
+
+@pytest.mark.parametrize("typed,meant", [("1,234.5", 1234.5), ("25000", 25000.0), (" 7 ", 7.0), ("１２３", 123.0),
+                                         ("1,234,567", 1234567.0), ("0.5", 0.5)])
+def test_numbers_stored_as_text_are_read_as_the_number_written(typed, meant):
+    good, issues = validated({"paid_in_cumulative": typed})
+    assert issues == [] and good.loc[0, "paid_in_cumulative"] == meant
+
+
+@pytest.mark.parametrize("typed", ["1,5", "12,34", "1 234", "1.234,5", "100万", "(100)", "1e3x"])
+def test_ambiguous_numbers_are_rejected_not_guessed(typed):
+    good, issues = validated({"paid_in_cumulative": typed})
+    assert good.empty and [(i.row, i.column, i.rule, i.value) for i in issues] == [
+        (2, "累计实际到位资金", "not_a_number", typed.strip())]
+
+
+@pytest.mark.parametrize("typed", ["2025年4月1日", "2025.4.1", "2025/4/1", "2025-04-01", "２０２５年４月１日",
+                                   "2025-04-01 00:00:00", " 2025/04/01\n"])
+def test_chinese_format_dates_are_read(typed):
+    good, issues = validated({"started_date": typed})
+    assert [i for i in issues if i.level == "row"] == [] and str(good.loc[0, "started_date"]) == "2025-04-01"
+
+
+@pytest.mark.parametrize("typed", ["2025/4-1", "4/1/2025", "2025年4月", "2025-02-30"])
+def test_dates_that_are_not_dates_are_named(typed):
+    good, issues = validated({"started_date": typed})
+    assert good.empty and ("not_a_date", "开工日期") in {(i.rule, i.column) for i in issues}
+
+
+def test_stray_spaces_and_newlines_around_a_value_are_trimmed():
+    good, issues = validated({"investor": "  测试投资有限公司1\n", "stage": "\u3000开工 "})
+    assert issues == [] and (good.loc[0, "investor"], good.loc[0, "stage"]) == ("测试投资有限公司1", "开工")
+
+
+@pytest.mark.parametrize("value,rule", [("测试\n项目", "line_break"), ("测试\t项目", "line_break"),
+                                        ("测试\x00项目", "control_character"), ("测试\x1b项目", "control_character"),
+                                        ("项" * 201, "too_long")])
+def test_characters_no_value_may_hold_reject_the_row_and_are_shown_escaped(value, rule):
+    good, issues = validated({}, {"project_name": value})
+    assert good["row_number"].tolist() == [2]
+    [issue] = [i for i in issues if i.rule == rule]
+    assert (issue.row, issue.column) == (3, "项目名称")
+    assert "\x00" not in issue.value and "\x1b" not in issue.value and len(issue.value) <= 101
+
+
+def test_a_formula_without_a_calculated_value_rejects_its_row():
+    good, issues = validated({}, {"paid_in_cumulative": UNCACHED_FORMULA})
+    assert good["row_number"].tolist() == [2]
+    [issue] = issues
+    assert (issue.row, issue.column, issue.rule) == (3, "累计实际到位资金", "formula_no_value")
+    assert "重新计算" in issue.message_zh

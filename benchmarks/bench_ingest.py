@@ -103,7 +103,7 @@ def xlsx_rate() -> tuple[int, float]:
     out = STATE / "xlsx-s20"
     files = [p for p in generate(out, PERIOD, PERIOD, scale=20, cities=[CITY]) if p.suffix == ".xlsx"]
     t = time.perf_counter()
-    frame = read_sheet(open_workbook(files[0]), PROJECTS, files[0].name)
+    frame, _ = read_sheet(open_workbook(files[0]), PROJECTS, files[0].name)
     validate(frame, PROJECTS, files[0].name, CITY, PERIOD)
     return len(frame), len(frame) / (time.perf_counter() - t)
 

@@ -233,6 +233,9 @@ class EmbeddedPostgres:
         """The application role (not a superuser) and its two databases, idempotently."""
         password = self.settings.embedded_password()
         with psycopg.connect(**self._super_conninfo(), autocommit=True) as conn:
+            # Two commands starting at once (two ingests) would collide on ALTER ROLE
+            # ("tuple concurrently updated"): one bootstrap at a time per cluster.
+            conn.execute("SELECT pg_advisory_lock(hashtext('openecon.bootstrap'))")
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [EMBEDDED_USER]).fetchone()
             verb = "ALTER" if exists else "CREATE"
             conn.execute(

@@ -9,6 +9,9 @@ arrived, which triggers `warehouse_build`.
 * **period** — the month reported on (`YYYY-MM`); empty = the month before the trigger
   (the cities send last month's figures on the 5th–10th).
 * **inbox** — inbox root; empty = `OPENECON_INBOX_DIR` (default `.openecon/inbox`).
+* **allow_shrink** — `false` (default): a correction that would remove most of the rows it
+  replaces is rejected; `true` lets it through, and its receipt says so (`openecon ingest
+  --allow-shrink`).
 
 A run for period P takes the files of P and of earlier months not received yet (late
 files are picked up); files of later months wait for their own run. Files already
@@ -42,6 +45,8 @@ from orchestration.callbacks import default_args
         "period": Param("", type="string", pattern=MONTH_PARAM_PATTERN,
                         description="Reported month YYYY-MM; empty = month before the trigger"),
         "inbox": Param("", type="string", description="Inbox root; empty = the configured inbox"),
+        "allow_shrink": Param(False, type="boolean",
+                              description="Let a correction remove most of the rows it replaces (recorded)"),
     },
     default_args=default_args(),
     tags=["openecon", "ingest"],
@@ -60,7 +65,8 @@ def submissions_ingest():
         settings = get_settings()
         inbox = Path(params["inbox"]) if params["inbox"] else settings.inbox_dir
         # Only cities with files not received yet: nothing new maps no task and skips publish.
-        return [{"city": c, "folder": str(inbox / c), "period": period}
+        return [{"city": c, "folder": str(inbox / c), "period": period,
+                 "allow_shrink": bool(params.get("allow_shrink", False))}
                 for c in inbox_cities(inbox, settings, up_to_period=period)]
 
     @task(map_index_template="{{ task.op_kwargs['job']['city'] }}", pool=WAREHOUSE_POOL)
@@ -71,7 +77,8 @@ def submissions_ingest():
         from flows import intake
 
         return {"city": job["city"],
-                **intake.ingest_inbox(Path(job["folder"]), get_settings(), up_to_period=job["period"])}
+                **intake.ingest_inbox(Path(job["folder"]), get_settings(), up_to_period=job["period"],
+                                      allow_shrink=job.get("allow_shrink", False))}
 
     @task(outlets=[RAW_SUBMISSIONS])
     def publish(results: list[dict], outlet_events=None) -> dict:

@@ -10,15 +10,15 @@ import psycopg
 from core import reference
 from core.settings import Settings
 from flows.warehouse import prepare
-from ingestion.load import expand, ingest_paths, parse_file_name, sha256_of, status_counts
+from ingestion.load import INTERNAL_ERROR, expand, ingest_paths, parse_file_name, sha256_of, status_counts
 
 log = logging.getLogger(__name__)
 
 
-def ingest(paths: list[Path], settings: Settings) -> dict:
+def ingest(paths: list[Path], settings: Settings, allow_shrink: bool = False) -> dict:
     """Ingest files and folders; logs each receipt, returns counts by receipt status."""
     prepare(settings)
-    receipts = ingest_paths(paths, settings)
+    receipts = ingest_paths(paths, settings, allow_shrink=allow_shrink)
     for r in receipts:
         log.info("%s", r.text())
     return {"files": len(receipts), "by_status": status_counts(receipts),
@@ -29,7 +29,8 @@ def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = 
     """Files in the inbox not received before under the same name and bytes.
 
     The inbox is a drop folder that keeps its files, so a re-run of the DAG must
-    not record them again; `openecon ingest` on a path always records a receipt.
+    not record them again; `openecon ingest` on a path always records a receipt. A file
+    rejected because the system failed (rule internal_error) is taken again.
     With ``up_to_period`` (YYYY-MM) only files of that period or earlier are taken
     (late files of earlier months are picked up, later months wait for their run);
     a file whose name carries no period is taken, so its sender gets a rejection receipt.
@@ -41,7 +42,10 @@ def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = 
         return []
     prepare(settings)
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
-        seen = set(conn.execute("SELECT file_name, sha256 FROM audit.submissions").fetchall())
+        seen = set(conn.execute(
+            """SELECT file_name, sha256 FROM audit.submissions AS s
+               WHERE NOT EXISTS (SELECT 1 FROM audit.rejected_rows AS r
+                                 WHERE r.file_id = s.file_id AND r.rule = %s)""", [INTERNAL_ERROR]).fetchall())
     return [f for f in files if (f.name, sha256_of(f)) not in seen]
 
 
@@ -58,7 +62,8 @@ def inbox_cities(inbox: Path, settings: Settings | None = None, up_to_period: st
     return [c for c in cities if c in new]
 
 
-def ingest_inbox(inbox: Path, settings: Settings, up_to_period: str | None = None) -> dict:
+def ingest_inbox(inbox: Path, settings: Settings, up_to_period: str | None = None,
+                 allow_shrink: bool = False) -> dict:
     files = new_inbox_files(inbox, settings, up_to_period)
     log.info("%d new file(s) in %s", len(files), inbox)
-    return ingest(files, settings) if files else {"files": 0, "by_status": {}, "rejected": []}
+    return ingest(files, settings, allow_shrink) if files else {"files": 0, "by_status": {}, "rejected": []}

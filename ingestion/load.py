@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,12 @@ from ingestion.trade import stream_trade
 from ingestion.validate import FileRejected, Issue, validate
 
 RECEIPT_ISSUES = 20  # first errors printed on a receipt; all are stored
+RECONNECT_SECONDS = 60  # how long a lost database connection is waited for before giving up
+UNREADABLE_SHA256 = "0" * 64  # stands for the content of a file whose bytes could not be read
+# The rule of a rejection that is the system's fault, not the sender's: the inbox retries such files.
+INTERNAL_ERROR = "internal_error"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +51,8 @@ class Receipt:
     reason: str | None = None
     superseded: list[int] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)  # errors first, then warnings
+    allow_shrink: bool = False  # ingested with --allow-shrink: a correction may remove most rows
+    error_ref: str | None = None  # set when the system failed; the same reference is in the log
 
     @property
     def warnings(self) -> list[Issue]:
@@ -57,7 +68,8 @@ class Receipt:
             "city_code": self.city_code, "period": self.period, "kind": self.kind,
             "sha256": self.sha256, "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected, "warnings": len(self.warnings), "reason": self.reason,
-            "superseded_file_ids": self.superseded,
+            "superseded_file_ids": self.superseded, "allow_shrink": self.allow_shrink,
+            "error_ref": self.error_ref,
             "issues": [i.as_dict() for i in self.issues[:RECEIPT_ISSUES]],
             "issues_total": len(self.issues),
         }
@@ -79,8 +91,12 @@ class Receipt:
             lines.append(f"  文件编号 file id: {self.file_id}  sha256: {self.sha256}")
         if self.superseded:
             lines.append(f"  替换 supersedes file ids: {', '.join(map(str, self.superseded))}")
+        if self.allow_shrink:
+            lines.append("  按允许缩减方式导入 ingested with --allow-shrink")
         if self.reason:
             lines.append(f"  原因 reason: {self.reason}")
+        if self.error_ref:
+            lines.append(f"  错误编号 error reference: {self.error_ref}")
         for issue in self.issues[:RECEIPT_ISSUES]:
             lines.append(f"  - {issue.line()}")
         if len(self.issues) > RECEIPT_ISSUES:
@@ -155,8 +171,8 @@ def _check_period(issues: list[Issue], rows: int, sheet: Sheet, file: str, perio
             f"file is named for {period} but {len(late)} rows carry dates after that month"))
 
 
-def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str) -> Loaded:
-    wb = open_workbook(path)
+def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str, settings: Settings) -> Loaded:
+    wb = open_workbook(path, settings)
     month = int(period[5:])
     frames: list[tuple[Sheet, pd.DataFrame]] = []
     issues: list[Issue] = []
@@ -168,12 +184,12 @@ def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str) 
                                     "本月无需报送该工作表，已忽略", "this sheet is not due this month; ignored",
                                     level="warning"))
             continue
-        raw = read_sheet(wb, sheet, path.name)
+        raw, read_warnings = read_sheet(wb, sheet, path.name)
         _check_city(raw, sheet, path.name, city_code)
         good, sheet_issues = validate(raw, sheet, path.name, city_code, period)
         _check_period(sheet_issues, len(raw), sheet, path.name, period)
         frames.append((sheet, good))
-        issues += sheet_issues
+        issues += sheet_issues + read_warnings
         total += len(raw)
     for sheet, good in frames:
         _copy_frame(conn, sheet, file_id, good)
@@ -181,14 +197,14 @@ def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str) 
     return Loaded(total, sum(len(g) for _, g in frames), bad, issues)
 
 
-def _load_trade(conn, path: Path, file_id: int) -> Loaded:
+def _load_trade(conn, path: Path, file_id: int, settings: Settings) -> Loaded:
     cols = ["file_id", "row_number", *(c.name for c in TRADE.columns)]
     cur = conn.cursor()
     # The queued writer sends blocks from a thread, so Postgres parses one block
     # while we validate the next: the two cores work at once.
     with cur.copy(f"COPY {TRADE.raw_table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)",
                   writer=QueuedLibpqWriter(cur)) as copy:
-        r = stream_trade(path, file_id, copy)
+        r = stream_trade(path, file_id, copy, settings)
     return Loaded(r.rows_total, r.rows_loaded, r.bad_rows, r.issues)
 
 
@@ -285,73 +301,158 @@ def _lock(conn, receipt: Receipt) -> None:
                  [f"{receipt.city_code}|{receipt.period}|{receipt.kind}"])
 
 
-def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings) -> Receipt:
-    """Validate and load one file in one transaction; always returns a receipt."""
+def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings, *,
+                allow_shrink: bool = False) -> Receipt:
+    """Validate and load one file in one transaction; always returns a receipt.
+
+    Whatever goes wrong while reading or loading becomes a ``rejected`` receipt and an
+    audit row; only a lost database connection is raised, for ``ingest_paths`` to
+    reconnect and retry. The receipt file is written after the commit, so a killed load
+    leaves neither rows nor a receipt.
+    """
     path = Path(path)
-    receipt = Receipt(file=path.name, status="rejected")
-    receipt.sha256 = sha256_of(path)
-    archived = archive(path, receipt.sha256, settings)
+    # A name that is not valid UTF-8 must still be storable and printable.
+    receipt = Receipt(file=str(path.name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                      status="rejected", allow_shrink=allow_shrink)
     row_issues: list[Issue] = []
+    archived: Path | None = None
     try:
+        receipt.sha256 = sha256_of(path)
+        archived = archive(path, receipt.sha256, settings)
         _file_checks(path, receipt, settings)
         with conn.transaction():
-            _lock(conn, receipt)
-            earlier = conn.execute(
-                "SELECT file_id FROM audit.submissions WHERE sha256 = %s AND status IN ('accepted', 'partial')",
-                [receipt.sha256]).fetchone()
-            if earlier:
-                receipt.status = "duplicate"
-                receipt.reason = f"与文件编号 {earlier[0]} 内容相同 / same bytes as file id {earlier[0]}"
-                receipt.file_id = _record(conn, receipt, "duplicate", archived)
-                _store_receipt(conn, receipt, settings)
-                return receipt
-            receipt.file_id = _record(conn, receipt, "accepted", archived)  # provisional; updated below
-            if receipt.kind == "trade":
-                loaded = _load_trade(conn, path, receipt.file_id)
-            else:
-                loaded = _load_workbook(conn, path, receipt.file_id, receipt.city_code, receipt.period)
-            row_issues = loaded.issues
-            share = loaded.bad_rows / loaded.rows_total if loaded.rows_total else 0.0
-            if share > settings.max_bad_row_share:
-                raise FileRejected(Issue(
-                    path.name, None, None, None, f"{loaded.bad_rows}/{loaded.rows_total}", "too_many_bad_rows",
-                    f"错误行占比{share:.0%}，超过{settings.max_bad_row_share:.0%}，整个文件退回",
-                    f"{share:.0%} of rows are bad, more than {settings.max_bad_row_share:.0%}; file rejected"))
-            if receipt.kind == "workbook":
-                row_issues += _paid_in_revisions(conn, receipt.file_id, receipt.city_code, receipt.period, path.name)
-            receipt.rows_loaded, receipt.rows_rejected = loaded.rows_loaded, loaded.bad_rows
-            receipt.issues = sorted(row_issues, key=lambda i: i.level == "warning")
-            status = "partial" if loaded.bad_rows else "accepted"
-            conn.execute("UPDATE audit.submissions SET status = %s, rows = %s, rows_rejected = %s WHERE file_id = %s",
-                         [status, receipt.rows_loaded, receipt.rows_rejected, receipt.file_id])
-            _store_issues(conn, receipt.file_id, receipt.issues)
-            receipt.superseded = [r[0] for r in conn.execute(
-                """UPDATE audit.submissions SET superseded_at = now(), superseded_by = %s
-                   WHERE file_id IN (SELECT file_id FROM audit.submissions_in_force
-                                     WHERE city_code = %s AND period = %s AND kind = %s AND file_id <> %s)
-                   RETURNING file_id""",
-                [receipt.file_id, receipt.city_code, receipt.period, receipt.kind, receipt.file_id],
-            ).fetchall()]
-            receipt.status = "superseding" if receipt.superseded else status
-            _store_receipt(conn, receipt, settings)
+            _load(conn, path, receipt, row_issues, archived, settings)
     except FileRejected as exc:
         # Whatever the load wrote was rolled back with its transaction; record the rejection.
-        receipt.status, receipt.file_id = "rejected", None
-        receipt.reason = f"{exc.issue.message_zh} / {exc.issue.message_en}"
-        receipt.issues = [exc.issue, *[i for i in row_issues if i.level != "warning"]]
-        receipt.rows_loaded = 0
-        receipt.rows_rejected = len({i.row for i in row_issues if i.level == "row"})
-        with conn.transaction():
-            receipt.file_id = _record(conn, receipt, "rejected", archived)
-            _store_issues(conn, receipt.file_id, receipt.issues)
-            _store_receipt(conn, receipt, settings)
+        _record_rejection(conn, receipt, exc.issue, row_issues, archived)
+    except Exception as exc:
+        if conn.broken or conn.closed:
+            raise  # the connection is gone: ingest_paths reconnects and tries the file again
+        _record_rejection(conn, receipt, _internal_error(receipt, exc), [], archived)
+    _write_receipt_file(receipt, settings)
     return receipt
 
 
-def _store_receipt(conn, receipt: Receipt, settings: Settings) -> None:
-    """Keep the receipt in audit and as a text file the city can fetch."""
+def _load(conn, path: Path, receipt: Receipt, row_issues: list[Issue], archived: Path, settings: Settings) -> None:
+    """The body of one file's transaction: duplicate check, COPY, checks, supersession."""
+    _lock(conn, receipt)
+    earlier = conn.execute(
+        """SELECT file_id, file_name, city_code, period, kind FROM audit.submissions
+           WHERE sha256 = %s AND status IN ('accepted', 'partial')""", [receipt.sha256]).fetchone()
+    if earlier:
+        _check_duplicate(receipt, *earlier)
+        receipt.status = "duplicate"
+        receipt.reason = f"与文件编号 {earlier[0]} 内容相同 / same bytes as file id {earlier[0]}"
+        receipt.file_id = _record(conn, receipt, "duplicate", archived)
+        _store_receipt(conn, receipt)
+        return
+    receipt.file_id = _record(conn, receipt, "accepted", archived)  # provisional; updated below
+    if receipt.kind == "trade":
+        loaded = _load_trade(conn, path, receipt.file_id, settings)
+    else:
+        loaded = _load_workbook(conn, path, receipt.file_id, receipt.city_code, receipt.period, settings)
+    row_issues += loaded.issues
+    share = loaded.bad_rows / loaded.rows_total if loaded.rows_total else 0.0
+    if share > settings.max_bad_row_share:
+        raise FileRejected(Issue(
+            path.name, None, None, None, f"{loaded.bad_rows}/{loaded.rows_total}", "too_many_bad_rows",
+            f"错误行占比{share:.0%}，超过{settings.max_bad_row_share:.0%}，整个文件退回",
+            f"{share:.0%} of rows are bad, more than {settings.max_bad_row_share:.0%}; file rejected"))
+    if receipt.kind == "workbook":
+        row_issues += _paid_in_revisions(conn, receipt.file_id, receipt.city_code, receipt.period, path.name)
+    replaced = [r[0] for r in conn.execute(
+        """SELECT file_id FROM audit.submissions_in_force
+           WHERE city_code = %s AND period = %s AND kind = %s AND file_id <> %s""",
+        [receipt.city_code, receipt.period, receipt.kind, receipt.file_id]).fetchall()]
+    if replaced:
+        row_issues += _check_shrink(conn, receipt, replaced, settings)
+    receipt.rows_loaded, receipt.rows_rejected = loaded.rows_loaded, loaded.bad_rows
+    receipt.issues = sorted(row_issues, key=lambda i: i.level == "warning")
+    status = "partial" if loaded.bad_rows else "accepted"
+    conn.execute("UPDATE audit.submissions SET status = %s, rows = %s, rows_rejected = %s WHERE file_id = %s",
+                 [status, receipt.rows_loaded, receipt.rows_rejected, receipt.file_id])
+    _store_issues(conn, receipt.file_id, receipt.issues)
+    if replaced:
+        conn.execute("UPDATE audit.submissions SET superseded_at = now(), superseded_by = %s WHERE file_id = ANY(%s)",
+                     [receipt.file_id, replaced])
+    receipt.superseded = replaced
+    receipt.status = "superseding" if replaced else status
+    _store_receipt(conn, receipt)
+
+
+def _check_duplicate(receipt: Receipt, file_id: int, name: str, city: str, period: str, kind: str) -> None:
+    """The same bytes are a harmless duplicate only under a name meaning the same submission."""
+    if (city, period, kind) != (receipt.city_code, receipt.period, receipt.kind):
+        raise FileRejected(Issue(
+            receipt.file, None, None, None, name, "same_content_other_name",
+            f"内容与{name}（文件编号{file_id}）相同，但文件名表示的市州、报告期或类别不同，请检查是否发错文件",
+            f"same content as {name} (file id {file_id}), which was sent as another city, period or kind; "
+            "check that the right file was sent"))
+
+
+# Raw tables whose rows a correction of each kind replaces.
+_KIND_TABLES = {"workbook": sheets_of_kind("workbook"), "trade": [TRADE]}
+
+
+def _check_shrink(conn, receipt: Receipt, replaced: list[int], settings: Settings) -> list[Issue]:
+    """A correction may not silently remove most of what it replaces (one mistaken upload
+    must not wipe a city's month): fewer than min_superseding_share of any sheet's rows
+    rejects it, unless ingested with --allow-shrink, which the receipt then records."""
+    issues = []
+    for sheet in _KIND_TABLES[receipt.kind]:
+        before, after = (conn.execute(f"SELECT count(*) FROM {sheet.raw_table} WHERE file_id = ANY(%s)",
+                                      [ids]).fetchone()[0] for ids in (replaced, [receipt.file_id]))
+        if before == 0 or after >= settings.min_superseding_share * before:
+            continue
+        where = f"「{sheet.sheet_name}」" if sheet.sheet_name else ""
+        zh = f"{where}更正后由{before}行减少为{after}行，将删除{before - after}行"
+        en = f"{sheet.sheet_name or 'the file'} would go from {before} to {after} rows, removing {before - after}"
+        if not receipt.allow_shrink:
+            raise FileRejected(Issue(
+                receipt.file, sheet.sheet_name, None, None, f"{after}/{before}", "shrinking_correction",
+                f"{zh}（少于原有的{settings.min_superseding_share:.0%}），未予替换；如确需更正，请说明情况，"
+                "由省级管理员以允许缩减方式（--allow-shrink）导入",
+                f"{en} (less than {settings.min_superseding_share:.0%} of them); not replaced. If this is the "
+                "intended correction, the province ingests it with --allow-shrink"))
+        issues.append(Issue(receipt.file, sheet.sheet_name, None, None, f"{after}/{before}", "shrink_allowed",
+                            f"{zh}（按允许缩减方式导入）", f"{en} (ingested with --allow-shrink)", level="warning"))
+    return issues
+
+
+def _internal_error(receipt: Receipt, exc: Exception, connection_lost: bool = False) -> Issue:
+    """An unexpected failure: logged with a reference the engineer can find, told to the clerk plainly."""
+    receipt.error_ref = f"E{time.strftime('%Y%m%d')}-{secrets.token_hex(3)}"
+    log.error("ingest of %s failed [%s]", receipt.file, receipt.error_ref, exc_info=exc)
+    what_zh, what_en = (("处理该文件时数据库连接中断", "the database connection was lost while processing the file")
+                        if connection_lost else ("系统处理该文件时出错", "the system failed while processing the file"))
+    return Issue(receipt.file, None, None, None, None, INTERNAL_ERROR,
+                 f"{what_zh}（错误编号{receipt.error_ref}），文件未入库；请稍后重新报送，如仍失败请将错误编号告知省商务厅",
+                 f"{what_en} (error reference {receipt.error_ref}); nothing was loaded; send it again later, "
+                 "and quote the reference if it fails again")
+
+
+def _record_rejection(conn, receipt: Receipt, issue: Issue, row_issues: list[Issue], archived: Path | None) -> None:
+    issue.level = "file"
+    receipt.status = "rejected"
+    receipt.reason = f"{issue.message_zh} / {issue.message_en}"
+    receipt.issues = [issue, *[i for i in row_issues if i.level != "warning"]]
+    receipt.rows_loaded, receipt.superseded = 0, []
+    receipt.rows_rejected = len({i.row for i in row_issues if i.level == "row"})
+    receipt.sha256 = receipt.sha256 or UNREADABLE_SHA256
+    with conn.transaction():
+        receipt.file_id = _record(conn, receipt, "rejected", archived)
+        _store_issues(conn, receipt.file_id, receipt.issues)
+        _store_receipt(conn, receipt)
+
+
+def _store_receipt(conn, receipt: Receipt) -> None:
+    """Keep the receipt in audit, inside the file's transaction."""
     conn.execute("UPDATE audit.submissions SET receipt = %s WHERE file_id = %s",
                  [json.dumps(receipt.as_json(), ensure_ascii=False), receipt.file_id])
+
+
+def _write_receipt_file(receipt: Receipt, settings: Settings) -> None:
+    """The receipt as a text file the city can fetch, written once the database has committed."""
     path = settings.receipt_path(receipt.city_code, receipt.file, receipt.file_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, receipt.text() + "\n")
@@ -373,9 +474,54 @@ def status_counts(receipts: list[Receipt]) -> dict[str, int]:
     return dict(sorted(Counter(r.status for r in receipts).items()))
 
 
-def ingest_paths(paths: list[Path], settings: Settings) -> list[Receipt]:
-    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-        return [ingest_file(p, conn, settings) for p in _in_period_order(expand(paths))]
+def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = False) -> list[Receipt]:
+    """Ingest files and folders, one receipt each, earlier periods first.
+
+    A lost connection (a Postgres restart) rolls back the file being loaded; it is
+    tried once more on a new connection, then recorded as rejected with an error reference.
+    """
+    receipts: list[Receipt] = []
+    conn = _connect(settings)
+    try:
+        for p in _in_period_order(expand(paths)):
+            for attempt in (1, 2):
+                try:
+                    receipts.append(ingest_file(p, conn, settings, allow_shrink=allow_shrink))
+                    break
+                except Exception as exc:  # ingest_file raises only when the connection is gone
+                    log.warning("database connection lost while ingesting %s (attempt %d): %s", p.name, attempt, exc)
+                    conn.close()
+                    conn = _connect(settings, wait=RECONNECT_SECONDS)
+                    if attempt == 2:
+                        receipts.append(_reject_after_failure(p, conn, settings, exc, allow_shrink))
+    finally:
+        conn.close()
+    return receipts
+
+
+def _connect(settings: Settings, wait: float = 0) -> psycopg.Connection:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return psycopg.connect(**settings.warehouse.conninfo(), autocommit=True)
+        except psycopg.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1)
+
+
+def _reject_after_failure(path: Path, conn, settings: Settings, exc: Exception, allow_shrink: bool) -> Receipt:
+    receipt = Receipt(file=path.name, status="rejected", allow_shrink=allow_shrink)
+    meta = parse_file_name(path.name)
+    if meta:
+        receipt.kind, receipt.city_code, receipt.period = meta
+    try:
+        receipt.sha256 = sha256_of(path)
+    except OSError:
+        pass
+    _record_rejection(conn, receipt, _internal_error(receipt, exc, connection_lost=True), [], None)
+    _write_receipt_file(receipt, settings)
+    return receipt
 
 
 def _in_period_order(files: list[Path]) -> list[Path]:

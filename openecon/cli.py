@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,7 @@ def cmd_template(args) -> int:
 def cmd_ingest(args) -> int:
     from ingestion.load import ingest_paths, status_counts
 
-    receipts = ingest_paths([Path(p) for p in args.paths], _warehouse())
+    receipts = ingest_paths([Path(p) for p in args.paths], _warehouse(), allow_shrink=args.allow_shrink)
     for r in receipts:
         print(r.text())
     print("汇总 summary: " + ", ".join(f"{k} {v}" for k, v in status_counts(receipts).items()))
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="validate and load files or folders; one receipt per file")
     ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--allow-shrink", action="store_true",
+                        help="let a correction remove most of the rows it replaces (recorded on the receipt)")
     ingest.set_defaults(func=cmd_ingest)
 
     build = sub.add_parser("build", help="dbt build + Great Expectations checkpoint")
@@ -252,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Warnings and errors (e.g. an ingest's error reference with its traceback) go to stderr.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except Exception as exc:  # one clear line for users; the stack with OPENECON_DEBUG=1

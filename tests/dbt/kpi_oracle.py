@@ -134,19 +134,19 @@ class Oracle:
                 self._trade[(city, period)] = read_trade_csv(path)
                 continue
             wb = open_workbook(path)
-            led = read_sheet(wb, PROJECTS, path.name)
+            led, _ = read_sheet(wb, PROJECTS, path.name)
             for c in ("signed_date", "registered_date", "started_date", "production_date"):
                 led[c] = led[c].map(_date)
             for c in ("contract_amount", "paid_in_cumulative"):
                 led[c] = led[c].map(_num)
             self._ledgers[(city, period)] = led
-            parks = read_sheet(wb, PARKS, path.name)
+            parks, _ = read_sheet(wb, PARKS, path.name)
             for c in ("developed_area_mu", "factory_built_10k_m2", "factory_used_10k_m2", "enterprises",
                       "above_scale_enterprises", "tax_ytd_10k_cny"):
                 parks[c] = parks[c].map(_num)
             self._parks[(city, period)] = parks
             if SERVICES.sheet_name in wb.sheet_names:
-                svc = read_sheet(wb, SERVICES, path.name)
+                svc, _ = read_sheet(wb, SERVICES, path.name)
                 for c in ("exports_10k_usd", "imports_10k_usd"):
                     svc[c] = svc[c].map(_num)
                 self._services[(city, period)] = svc

@@ -315,5 +315,5 @@ def test_cli_prints_receipts_and_exit_code(warehouse, settings, tmp_path):
     assert proc.returncode == 0 and "已接收 accepted" in proc.stdout
     proc = run(bad)
     assert proc.returncode == 1
-    assert "已拒收 rejected" in proc.stdout and "unreadable_file" in proc.stdout
+    assert "已拒收 rejected" in proc.stdout and "wrong_content" in proc.stdout
     assert f"{CITY}_202508.xlsx" in proc.stdout

@@ -228,7 +228,7 @@ def test_csv_template_is_bom_utf8_with_the_trade_headers(province, city):
 def test_blank_template_reads_back_with_every_column(city):
     wb = open_workbook(city[0])
     for sheet in WORKBOOK_SHEETS:
-        frame = read_sheet(wb, sheet, city[0].name)  # map_headers raises on any missing column
+        frame, _ = read_sheet(wb, sheet, city[0].name)  # map_headers raises on any missing column
         assert list(frame.columns) == [c.name for c in sheet.columns] + ["row_number"]
         assert frame.empty
 
@@ -257,7 +257,7 @@ def test_filled_template_passes_validation(city, tmp_path):
 
     wb = open_workbook(filled)
     for sheet in WORKBOOK_SHEETS:
-        frame = read_sheet(wb, sheet, filled.name)
+        frame, _ = read_sheet(wb, sheet, filled.name)
         good, issues = validate(frame, sheet, filled.name, CITY)
         assert issues == [], [i.line() for i in issues]
         assert len(good) == 1 and good["row_number"].tolist() == [2]

@@ -12,6 +12,7 @@ import python_calamine
 
 from core import reference
 from core.periods import months
+from core.settings import Settings
 from ingestion.contract import PARKS, PROJECTS, SERVICES, TRADE
 from ingestion.validate import FileRejected, validate
 from samples.cases import CASES
@@ -252,7 +253,7 @@ def test_trade_reader_finds_exactly_the_planted_trade_rows(planted):
     want = {(e["file"], e["row"], e["column"], e["rule"]) for e in entries if e["file"].endswith(".csv")}
     got = set()
     for path in sorted(out.glob("43*/trade_*.csv")):
-        result = trade.stream_trade(path, 1, Sink())
+        result = trade.stream_trade(path, 1, Sink(), Settings())
         rel = path.relative_to(out).as_posix()
         got |= {(rel, i.row, i.column, i.rule) for i in result.issues}
         assert result.rows_total == len(csv_rows(path)) - 1

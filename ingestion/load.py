@@ -285,9 +285,13 @@ def _file_checks(path: Path, receipt: Receipt, settings: Settings) -> None:
         raise FileRejected(Issue(path.name, None, None, None, receipt.city_code, "file_name",
                                  "文件名中的市州代码不是本省市州",
                                  "the city code in the file name is not a city of the province"))
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         raise FileRejected(Issue(path.name, None, None, None, None, "empty_file", "文件为空", "file is empty"))
+
+
+def _size_check(path: Path, settings: Settings) -> None:
+    """Before the file is hashed or archived: an oversized file costs neither time nor disk."""
+    size = path.stat().st_size
     if size / 2**20 > settings.max_file_mb:
         raise FileRejected(Issue(path.name, None, None, None, f"{size / 2**20:.1f} MB", "file_too_large",
                                  f"文件超过{settings.max_file_mb:g} MB上限",
@@ -314,9 +318,12 @@ def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings, *,
     # A name that is not valid UTF-8 must still be storable and printable.
     receipt = Receipt(file=str(path.name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
                       status="rejected", allow_shrink=allow_shrink)
+    if meta := parse_file_name(path.name):  # so that even an oversized file's receipt reaches its city
+        receipt.kind, receipt.city_code, receipt.period = meta
     row_issues: list[Issue] = []
     archived: Path | None = None
     try:
+        _size_check(path, settings)
         receipt.sha256 = sha256_of(path)
         archived = archive(path, receipt.sha256, settings)
         _file_checks(path, receipt, settings)

@@ -74,6 +74,15 @@ class Receipt:
             "issues_total": len(self.issues),
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> Receipt:
+        """A receipt as stored in audit.submissions.receipt (the first RECEIPT_ISSUES issues)."""
+        return cls(file=data["file"], status=data["status"], file_id=data["file_id"], city_code=data["city_code"],
+                   period=data["period"], kind=data["kind"], sha256=data["sha256"],
+                   rows_loaded=data["rows_loaded"], rows_rejected=data["rows_rejected"], reason=data["reason"],
+                   superseded=data.get("superseded_file_ids") or [], allow_shrink=data.get("allow_shrink", False),
+                   error_ref=data.get("error_ref"), issues=[Issue(**i) for i in data.get("issues", [])])
+
     def text(self) -> str:
         labels = {
             "accepted": "已接收 accepted", "partial": "部分接收 accepted with row rejections",
@@ -465,6 +474,17 @@ def _write_receipt_file(receipt: Receipt, settings: Settings) -> None:
     atomic_write_text(path, receipt.text() + "\n")
 
 
+def restore_receipt_files(conn, settings: Settings) -> int:
+    """Write the receipt files a killed ingest left unwritten (it died between the commit and
+    the file write): audit holds every receipt, so the city's copy can always be made again."""
+    missing = [file_id for file_id, city, name in conn.execute(
+        "SELECT file_id, city_code, file_name FROM audit.submissions WHERE receipt IS NOT NULL").fetchall()
+        if not settings.receipt_path(city, name, file_id).exists()]
+    for (data,) in conn.execute("SELECT receipt FROM audit.submissions WHERE file_id = ANY(%s)", [missing]):
+        _write_receipt_file(Receipt.from_json(data), settings)
+    return len(missing)
+
+
 def expand(paths: list[Path]) -> list[Path]:
     """Files named directly, and the files inside folders, in a stable order."""
     out: list[Path] = []
@@ -490,6 +510,8 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
     receipts: list[Receipt] = []
     conn = _connect(settings)
     try:
+        if restored := restore_receipt_files(conn, settings):
+            log.warning("rewrote %d receipt file(s) an interrupted ingest had not written", restored)
         for p in _in_period_order(expand(paths)):
             for attempt in (1, 2):
                 try:

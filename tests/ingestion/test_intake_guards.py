@@ -152,3 +152,18 @@ def test_cli_exit_code_is_one_when_a_file_is_rejected_and_every_file_has_a_recei
     rows = {name: status for _, name, status, _ in submissions(warehouse)}
     assert rows == {good.name: "accepted", f"{CITY}_202509.xlsx": "rejected", "notes.txt": "rejected"}
     assert proc.stdout.count("回执 Receipt:") == 3
+
+
+def test_a_receipt_file_an_interrupted_ingest_did_not_write_is_written_by_the_next_ingest(
+        warehouse, settings, tmp_path):
+    """A kill between the commit and the receipt file leaves audit with the receipt; the next run
+    writes the city's copy again, word for word."""
+    rows = [trade_row(i) for i in range(1, 6)]
+    rows[2]["hs_code"] = "8429"  # one row rejected, so the receipt carries an issue
+    first = ingest_one(write_trade(tmp_path / "a" / f"trade_{CITY}_202509.csv", rows), settings)
+    path = receipt_file(settings, first)
+    text = path.read_text(encoding="utf-8")
+    assert first.status == "partial" and "第4行 row 4" in text
+    path.unlink()
+    ingest_one(_trade(tmp_path / "b" / f"trade_{OTHER}_202509.csv", 3), settings)
+    assert path.read_text(encoding="utf-8") == text

@@ -13,13 +13,14 @@ STAMP := $(VENV)/.installed
 WEB_ASSETS := expectations/web_assets
 WEB_STAMP := $(WEB_ASSETS)/node_modules/.installed
 
-.PHONY: help install sysdeps demo test test-fast lint lock db-start db-stop airflow compose-config clean bench-ingest bench-build bench-airflow-dbt
+.PHONY: help install sysdeps demo test test-fast lint lock db-start db-stop airflow compose-config clean bench-ingest bench-intake bench-build bench-airflow-dbt
 
 help:
 	@echo "make demo     run the pipeline end to end on the embedded Postgres"
 	@echo "make test     lint + layer contract, then the test suite (unit, integration, Airflow e2e)"
 	@echo "make lint     ruff (pyproject [tool.ruff]) and the import-linter layer contract"
 	@echo "make bench-ingest  trade ingest vs bare COPY vs to_sql on a 1 M-row file"
+	@echo "make bench-intake  one ingest of a hostile folder (+ a 1 M-row file): receipts, peak RSS, slowest rejection"
 	@echo "make bench-build   incremental month on 1 vs 5 years of history, full refresh, BI latency"
 	@echo "make bench-airflow-dbt  one dbt-build task vs cosmos-rendered dbt tasks: parse and run time"
 	@echo "make airflow  Airflow UI (airflow standalone) on the embedded Postgres; prints URL and login"
@@ -60,6 +61,10 @@ test-fast: install
 
 bench-ingest: install sysdeps
 	$(BIN)/python benchmarks/bench_ingest.py
+
+# samples/hostile.py's folder through one `/usr/bin/time -v openecon ingest` (GNU time from sysdeps).
+bench-intake: install sysdeps
+	$(BIN)/python benchmarks/bench_intake.py
 
 bench-build: install sysdeps
 	$(BIN)/python benchmarks/bench_build.py

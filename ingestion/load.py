@@ -26,7 +26,7 @@ from core.settings import Settings
 from ingestion.contract import FILE_PATTERNS, PROJECTS, TRADE, Sheet, sheets_of_kind
 from ingestion.readers import open_workbook, read_sheet
 from ingestion.trade import stream_trade
-from ingestion.validate import FileRejected, Issue, validate
+from ingestion.validate import FileRejected, Issue, printable, validate
 
 RECEIPT_ISSUES = 20  # first errors printed on a receipt; all are stored
 RECONNECT_SECONDS = 60  # how long a lost database connection is waited for before giving up
@@ -325,8 +325,7 @@ def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings, *,
     """
     path = Path(path)
     # A name that is not valid UTF-8 must still be storable and printable.
-    receipt = Receipt(file=str(path.name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
-                      status="rejected", allow_shrink=allow_shrink)
+    receipt = Receipt(file=printable(path.name), status="rejected", allow_shrink=allow_shrink)
     if meta := parse_file_name(path.name):  # so that even an oversized file's receipt reaches its city
         receipt.kind, receipt.city_code, receipt.period = meta
     row_issues: list[Issue] = []
@@ -517,12 +516,16 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
                 try:
                     receipts.append(ingest_file(p, conn, settings, allow_shrink=allow_shrink))
                     break
-                except Exception as exc:  # ingest_file raises only when the connection is gone
-                    log.warning("database connection lost while ingesting %s (attempt %d): %s", p.name, attempt, exc)
-                    conn.close()
-                    conn = _connect(settings, wait=RECONNECT_SECONDS)
-                    if attempt == 2:
-                        receipts.append(_reject_after_failure(p, conn, settings, exc, allow_shrink))
+                except Exception as exc:  # the connection is gone, or recording the rejection failed
+                    lost = conn.broken or conn.closed
+                    log.warning("%s while ingesting %s (attempt %d): %s", "database connection lost" if lost
+                                else "recording failed", printable(p.name), attempt, exc)
+                    if lost:
+                        conn.close()
+                        conn = _connect(settings, wait=RECONNECT_SECONDS)
+                    if attempt == 2 or not lost:
+                        receipts.append(_reject_after_failure(p, conn, settings, exc, allow_shrink, lost))
+                        break
     finally:
         conn.close()
     return receipts
@@ -539,8 +542,10 @@ def _connect(settings: Settings, wait: float = 0) -> psycopg.Connection:
             time.sleep(1)
 
 
-def _reject_after_failure(path: Path, conn, settings: Settings, exc: Exception, allow_shrink: bool) -> Receipt:
-    receipt = Receipt(file=path.name, status="rejected", allow_shrink=allow_shrink)
+def _reject_after_failure(path: Path, conn, settings: Settings, exc: Exception, allow_shrink: bool,
+                          connection_lost: bool) -> Receipt:
+    """The last resort: a minimal rejected receipt, from the file name and bytes only."""
+    receipt = Receipt(file=printable(path.name), status="rejected", allow_shrink=allow_shrink)
     meta = parse_file_name(path.name)
     if meta:
         receipt.kind, receipt.city_code, receipt.period = meta
@@ -548,7 +553,7 @@ def _reject_after_failure(path: Path, conn, settings: Settings, exc: Exception, 
         receipt.sha256 = sha256_of(path)
     except OSError:
         pass
-    _record_rejection(conn, receipt, _internal_error(receipt, exc, connection_lost=True), [], None)
+    _record_rejection(conn, receipt, _internal_error(receipt, exc, connection_lost), [], None)
     _write_receipt_file(receipt, settings)
     return receipt
 

@@ -123,8 +123,8 @@ def read_sheet(wb: Workbook, sheet: Sheet, file: str) -> tuple[pd.DataFrame, lis
                 "header cells must not be merged; use the template's single header row",
             ))
     header = head[h]
-    mapping = map_headers(header, sheet, file)
-    warnings = extra_columns(header, mapping, sheet, file)
+    mapping = map_headers(header, sheet, file, row=h + 1)
+    warnings = extra_columns(header, mapping, sheet, file, row=h + 1)
     names, positions = list(mapping), list(mapping.values())
 
     # Formulas without a value, by Excel row: (index in the record, column name's slot).

@@ -377,15 +377,9 @@ def stream_trade(path: Path, file_id: int, copy, settings: Settings) -> StreamRe
     if not any(c.strip() for c in header):
         raise _rejected(path, "empty_sheet", "文件没有表头", "file has no header row", row=1)
     header_row = h + 1  # rows as the clerk sees them in Excel: one per CSV record, from 1
-    try:
-        mapping = map_headers(header, TRADE, path.name)
-    except FileRejected as exc:
-        exc.issue.row = header_row
-        raise FileRejected(exc.issue) from None
+    mapping = map_headers(header, TRADE, path.name, row=header_row)
     result = StreamResult()
-    for issue in extra_columns(header, mapping, TRADE, path.name):
-        issue.row = header_row
-        result.issues.append(issue)
+    result.issues += extra_columns(header, mapping, TRADE, path.name, row=header_row)
     names = [f"c{i}" for i in range(len(header))]
     skip_at: list[int] = []  # data index before which a record was skipped (it keeps its row number)
     invalid: list[Issue] = []

@@ -49,12 +49,25 @@ def cell_rule(rule: str, **fmt) -> tuple[str, str]:
     return zh.format(**fmt), en.format(**fmt)
 
 
+_VISIBLE = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str | None) -> str | None:
+    """Text as it can be stored and printed: bytes of a name that is not UTF-8 (kept by Python
+    as lone surrogates) become \\xNN."""
+    if text is None:
+        return None
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") \
+        .encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def shown(value: str | None) -> str | None:
-    """A value as quoted on a receipt: control characters made visible, clipped, always storable."""
+    """A value as quoted on a receipt: control characters and line breaks made visible,
+    clipped, always storable."""
     if value is None:
         return None
-    value = re.sub(CONTROL_CHARACTERS, lambda m: f"\\x{ord(m.group()):02x}", str(value))
-    value = value.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    value = re.sub(CONTROL_CHARACTERS + "|" + LINE_BREAKS,
+                   lambda m: _VISIBLE.get(m.group(), f"\\x{ord(m.group()):02x}"), printable(value))
     return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…"
 
 
@@ -89,6 +102,7 @@ class Issue:
 
     def __post_init__(self):
         self.value = shown(self.value)  # a 5 MB or NUL-bearing value never reaches a receipt or audit
+        self.file, self.sheet, self.column = map(printable, (self.file, self.sheet, self.column))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +116,7 @@ class Issue:
         if self.column:
             where.append(f"列 column {self.column}")
         if self.value is not None:
-            where.append(f"值 value {self.value!r}")
+            where.append(f"值 value '{self.value}'")  # already escaped by shown()
         tag = "警告 warning " if self.level == "warning" else ""
         return f"{', '.join(where)}: {tag}[{self.rule}] {self.message_zh} / {self.message_en}"
 
@@ -117,7 +131,7 @@ class FileRejected(Exception):
 
 
 # --- headers -------------------------------------------------------------------
-def map_headers(headers: list, sheet: Sheet, file: str) -> dict[str, int]:
+def map_headers(headers: list, sheet: Sheet, file: str, row: int = 1) -> dict[str, int]:
     """Column name -> position, matching headers tolerantly and checking stated units.
 
     Headers are matched on their label; where two columns share a label
@@ -144,22 +158,22 @@ def map_headers(headers: list, sheet: Sheet, file: str) -> dict[str, int]:
             pos, _, unit, original = same_label[0]
             units = "」或「".join(col.accepted_units)
             raise FileRejected(Issue(
-                file, where, 1, col.header, str(original), "wrong_unit",
+                file, where, row, col.header, str(original), "wrong_unit",
                 f"表头单位应为「{units}」，实际为「{unit}」",
                 f"header unit must be '{'/'.join(col.accepted_units)}', found '{unit}'",
             ))
         else:
             raise FileRejected(Issue(
-                file, where, 1, col.header, None, "missing_column",
+                file, where, row, col.header, None, "missing_column",
                 f"缺少必需的列「{col.header}」", f"required column '{col.header}' is missing",
             ))
     return mapping
 
 
-def extra_columns(headers: list, mapping: dict[str, int], sheet: Sheet, file: str) -> list[Issue]:
+def extra_columns(headers: list, mapping: dict[str, int], sheet: Sheet, file: str, row: int = 1) -> list[Issue]:
     """Warnings for header cells the contract does not know (the column is ignored)."""
     used = set(mapping.values())
-    return [Issue(file, sheet.sheet_name, 1, None, str(h).strip(), "extra_column",
+    return [Issue(file, sheet.sheet_name, row, None, str(h).strip(), "extra_column",
                   f"模板外的列「{str(h).strip()}」已忽略", f"column '{str(h).strip()}' is not in the template; ignored",
                   level="warning")
             for pos, h in enumerate(headers) if pos not in used and split_unit(h)[0]]

@@ -19,6 +19,9 @@ for pkg in fonts-noto-cjk libharfbuzz-subset0 poppler-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 
+# Benchmarks: GNU time (/usr/bin/time -v) reports a command's peak memory (make bench-intake).
+dpkg -s time >/dev/null 2>&1 || need+=(time)
+
 # Data Docs: npm installs the pinned browser files (expectations/web_assets) they load offline.
 command -v npm >/dev/null 2>&1 || need+=(npm)
 

@@ -1,6 +1,6 @@
 """The workbook reader and the intake limits it applies before calamine parses anything.
 
-Real files throughout: written with xlsxwriter, or built byte by byte (tests/hostile_files.py)
+Real files throughout: written with xlsxwriter, or built byte by byte (samples/hostile.py)
 where a file must lie in a way no writer would.  Only the last test needs Postgres.
 """
 
@@ -28,7 +28,7 @@ from ingestion.contract import PARKS, PROJECTS, Column, Sheet
 from ingestion.readers import open_workbook, read_sheet
 from ingestion.validate import UNCACHED_FORMULA, FileRejected, validate
 from ingestion.xlsx_limits import MAX_UNCACHED_FORMULAS, check_workbook
-from tests import hostile_files as hf
+from samples import hostile as hf
 from tests.workbooks import city_workbook, project_row, write_trade, write_workbook
 
 CITY = "430100"

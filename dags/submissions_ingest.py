@@ -16,8 +16,9 @@ arrived, which triggers `warehouse_build`.
 A run for period P takes the files of P and of earlier months not received yet (late
 files are picked up); files of later months wait for their own run. Files already
 received under the same name and bytes are skipped, so re-running is a no-op.
-Operations: a dropped database connection is retried with exponential backoff, a data
-error is not; failures land in `audit.pipeline_failures`; loads run in the
+Operations: a dropped database connection is reconnected and the file loaded again at once
+(a database that stays away fails the task, which Airflow retries with exponential backoff);
+a bad file is a rejected receipt, never a task failure; failures land in `audit.pipeline_failures`; loads run in the
 `openecon_warehouse` pool (2 slots).
 
 收数：每月5—10日收取各市州报送文件（报告期为上月），逐市州并行校验入库并生成回执；

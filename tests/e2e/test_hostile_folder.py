@@ -16,9 +16,7 @@ the row a workbook header warning names under a title row.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +25,7 @@ import pytest
 
 from core.settings import PROJECT_ROOT, Settings
 from samples.hostile import HostileCase, write_hostile_folder
+from tests.processes import run_measured
 
 CLI_TIMEOUT = 120
 RSS_LIMIT_MB = 1024
@@ -46,30 +45,11 @@ def cli_env(settings: Settings, output_dir: Path) -> dict[str, str]:
 
 
 def run_ingest(env: dict[str, str], folder: Path, log_dir: Path) -> tuple[int, str, str, float]:
-    """`openecon ingest FOLDER` as a child: (exit code, stdout, stderr, its peak RSS in MB).
-
-    The child is reaped with wait4, whose rusage is that child's alone: RUSAGE_CHILDREN would
-    report the largest of every child this pytest process ever waited for.
-    """
-    log_dir.mkdir(parents=True, exist_ok=True)
-    out_path, err_path = log_dir / "stdout", log_dir / "stderr"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "openecon.cli", "ingest", str(folder)], cwd=PROJECT_ROOT,
-                                env=env, stdout=out, stderr=err)
-    deadline = time.monotonic() + CLI_TIMEOUT
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            proc.returncode = -9
-            pytest.fail(f"openecon ingest did not end in {CLI_TIMEOUT}s\n{err_path.read_text(errors='replace')}")
-        time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return (proc.returncode, out_path.read_text(encoding="utf-8", errors="replace"),
-            err_path.read_text(encoding="utf-8", errors="replace"), usage.ru_maxrss / 1024)
+    """`openecon ingest FOLDER` as a child: (exit code, stdout, stderr, its own peak RSS in MB)."""
+    proc, peak_mb = run_measured([sys.executable, "-m", "openecon.cli", "ingest", str(folder)], cwd=PROJECT_ROOT,
+                                 env=env, capture_output=True, timeout=CLI_TIMEOUT)
+    return (proc.returncode, proc.stdout.decode("utf-8", errors="replace"),
+            proc.stderr.decode("utf-8", errors="replace"), peak_mb)
 
 
 def audit_rows(conn) -> list[dict]:

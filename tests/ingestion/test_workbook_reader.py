@@ -13,7 +13,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import time
 import zipfile
@@ -29,6 +28,7 @@ from ingestion.readers import open_workbook, read_sheet
 from ingestion.validate import UNCACHED_FORMULA, FileRejected, validate
 from ingestion.xlsx_limits import MAX_UNCACHED_FORMULAS, check_workbook
 from samples import hostile as hf
+from tests.processes import run_measured
 from tests.workbooks import city_workbook, project_row, write_trade, write_workbook
 
 CITY = "430100"
@@ -408,7 +408,7 @@ def test_a_shared_strings_count_calamine_would_reserve_is_refused(tmp_path):
 
 # --- a real zip bomb, in a child process whose memory is measured ----------------------------
 BOMB_CHILD = """
-import json, resource, sys
+import json, sys
 import ingestion.xlsx_limits
 scan_imports_calamine = "python_calamine" in sys.modules
 from core.settings import Settings
@@ -421,8 +421,7 @@ for path in sys.argv[1:]:
         rules[path] = None
     except FileRejected as exc:
         rules[path] = exc.issue.rule
-print(json.dumps({"rules": rules, "calamine": scan_imports_calamine,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"rules": rules, "calamine": scan_imports_calamine}))
 """
 
 
@@ -438,13 +437,13 @@ def test_a_one_gigabyte_zip_bomb_is_refused_in_bounded_memory(tmp_path):
     paths = {rule: hf.write_workbook(tmp_path / f"{CITY}_{rule}.xlsx", {LEDGER: part}) for rule, part in bombs.items()}
     assert all(p.stat().st_size < 3 << 20 for p in paths.values())
     assert bomb.size >= 1 << 30
-    proc = subprocess.run([sys.executable, "-c", BOMB_CHILD, *map(str, paths.values())], capture_output=True,
-                          text=True, cwd=PROJECT_ROOT, timeout=120)
+    proc, peak_mb = run_measured([sys.executable, "-c", BOMB_CHILD, *map(str, paths.values())],
+                                 capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["rules"] == {str(p): rule for rule, p in paths.items()}
     assert not out["calamine"]  # the scan is stdlib only: nothing was handed to calamine
-    assert out["peak_mb"] < 300, out  # the interpreter with pandas imported is ~120 MB
+    assert peak_mb < 300, peak_mb  # the interpreter with pandas imported is ~120 MB
 
 
 # --- a normal workbook stays fast --------------------------------------------------------

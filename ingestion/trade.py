@@ -154,6 +154,7 @@ class _Utf8Stream(io.RawIOBase):
     def __init__(self, path: Path, enc: Encoding, skip: int = 0):
         self._fh = open(path, "rb")
         self._fh.seek(enc.bom)
+        self._codec = enc.codec
         self._decoder = codecs.getincrementaldecoder(enc.codec)(ESCAPE)
         self._buf = bytearray()
         self._eof = False
@@ -166,7 +167,12 @@ class _Utf8Stream(io.RawIOBase):
         while not self._eof and (self._skip or size < 0 or len(self._buf) < size):
             raw = self._fh.read(max(size, 1 << 20))
             self._eof = not raw
-            self._buf += self._decoder.decode(raw, final=self._eof).encode("utf-8", "surrogatepass")
+            text = self._decoder.decode(raw)
+            if self._eof:
+                # The final flush of CPython's GB18030 decoder takes what it still holds (b"\x81\x30,")
+                # as one error and drops the bytes after the first: decode them in one go instead.
+                text += self._decoder.getstate()[0].decode(self._codec, ESCAPE)
+            self._buf += text.encode("utf-8", "surrogatepass")
             if self._skip:
                 drop = min(self._skip, len(self._buf))
                 del self._buf[:drop]

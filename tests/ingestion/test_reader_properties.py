@@ -9,8 +9,8 @@ included, and blank lines as rows); a workbook's rows are its Excel rows. The US
 thousands grouping and full-width forms are written independently of the validators.
 
 No database: the trade CSV is streamed into an in-memory sink standing in for the COPY, whose
-CSV is parsed back with the csv module. A defect found on the way is pinned by a strict xfail
-example (a GBK sequence cut short at the very end of the file).
+CSV is parsed back with the csv module. A defect found on the way (a GBK sequence cut short at
+the very end of the file lost the bytes after it) is pinned by its own example.
 """
 
 from __future__ import annotations

@@ -15,11 +15,17 @@ import pandas as pd
 import python_calamine
 
 from core.settings import Settings
-from ingestion.contract import Sheet, split_unit
-from ingestion.validate import UNCACHED_FORMULA, FileRejected, Issue, extra_columns, map_headers
+from ingestion.contract import Sheet
+from ingestion.issues import (
+    HEADER_SEARCH_ROWS,
+    UNCACHED_FORMULA,
+    FileRejected,
+    Issue,
+    extra_columns,
+    find_header_row,
+    map_headers,
+)
 from ingestion.xlsx_limits import SheetScan, WorkbookScan, check_workbook
-
-HEADER_SEARCH_ROWS = 10
 
 
 class Workbook:
@@ -74,17 +80,6 @@ def open_workbook(path: Path, settings: Settings | None = None) -> Workbook:
     scan = check_workbook(path, settings)
     book = _calamine(lambda: python_calamine.CalamineWorkbook.from_path(str(path)), path.name)
     return Workbook(path, settings, scan, book)
-
-
-def find_header_row(rows: list[list], sheet: Sheet) -> int:
-    """Index of the row holding most of the contract's labels (0 if none does)."""
-    labels = {split_unit(c.header)[0] for c in sheet.columns}
-    best, best_hits = 0, 0
-    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        hits = len(labels & {split_unit(v)[0] for v in row if v not in (None, "")})
-        if hits > best_hits:
-            best, best_hits = i, hits
-    return best
 
 
 def read_sheet(wb: Workbook, sheet: Sheet, file: str) -> tuple[pd.DataFrame, list[Issue]]:

@@ -30,16 +30,17 @@ from core.settings import Settings
 from ingestion import contract
 from ingestion.codes import _VALUE, USCC_WEIGHTS
 from ingestion.contract import TRADE, Column, split_unit
-from ingestion.readers import HEADER_SEARCH_ROWS, find_header_row
-from ingestion.validate import (
+from ingestion.issues import (
     CONTROL_CHARACTERS,
     FORMULA_PREFIXES,
+    HEADER_SEARCH_ROWS,
     LINE_BREAKS,
     NUMBER_PATTERN,
     FileRejected,
     Issue,
     cell_rule,
     extra_columns,
+    find_header_row,
     map_headers,
 )
 

@@ -31,7 +31,7 @@ from xml.parsers import expat
 
 from core.settings import Settings
 from ingestion.contract import sheets_of_kind
-from ingestion.validate import CONTROL_CHARACTERS, FileRejected, Issue
+from ingestion.issues import CONTROL_CHARACTERS, FileRejected, Issue
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0"  # Compound File: .xls, .doc, and password-protected .xlsx

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ingestion import load
+from ingestion import load, workbook
 from ingestion.load import ingest_paths
 from tests.workbooks import city_workbook, project_row, trade_row, write_trade
 
@@ -109,14 +109,14 @@ def test_an_unexpected_failure_becomes_a_rejected_receipt_with_an_error_referenc
         warehouse, settings, tmp_path, monkeypatch, caplog):
     bad = city_workbook(tmp_path / "a", CITY, "2025-08")
     good = _trade(tmp_path / "b" / f"trade_{CITY}_202509.csv", 5)
-    real = load.validate
+    real = workbook.validate
 
     def failing(frame, sheet, file, *a, **kw):  # a defect in one file's processing, injected
         if file == bad.name:
             raise ZeroDivisionError("injected")
         return real(frame, sheet, file, *a, **kw)
 
-    monkeypatch.setattr(load, "validate", failing)
+    monkeypatch.setattr(workbook, "validate", failing)
     with caplog.at_level(logging.ERROR, logger="ingestion.load"):
         r_bad, r_good = ingest_paths([bad, good], settings)
     assert r_bad.status == "rejected" and r_bad.issues[0].rule == load.INTERNAL_ERROR
@@ -134,7 +134,7 @@ def test_the_inbox_takes_a_file_again_after_a_system_failure(warehouse, settings
 
     inbox = tmp_path / "inbox"
     f = city_workbook(inbox / CITY, CITY, "2025-09")
-    monkeypatch.setattr(load, "validate", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(workbook, "validate", lambda *a, **k: 1 / 0)
     assert ingest_one(f, settings).status == "rejected"
     assert new_inbox_files(inbox, settings) == [f]  # the sender is not at fault: try again
     monkeypatch.undo()

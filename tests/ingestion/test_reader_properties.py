@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from core import reference
 from core.settings import Settings
 from ingestion.contract import CURRENCIES, DIRECTIONS, FORTUNE500, PROJECTS, STAGES, TRADE, TRADE_MODES
-from ingestion.readers import HEADER_SEARCH_ROWS, open_workbook, read_sheet
+from ingestion.issues import HEADER_SEARCH_ROWS
+from ingestion.readers import open_workbook, read_sheet
 from ingestion.trade import stream_trade
 from ingestion.validate import validate
 

@@ -19,8 +19,8 @@ import pytest
 from core.settings import Settings
 from ingestion import trade
 from ingestion.contract import TRADE
+from ingestion.issues import FileRejected, cell_rule
 from ingestion.load import ingest_paths
-from ingestion.validate import FileRejected, cell_rule
 from tests.workbooks import city_workbook, trade_row
 
 CITY = "430100"

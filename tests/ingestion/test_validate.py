@@ -1,8 +1,10 @@
 import pandas as pd
 import pytest
 
-from ingestion.contract import PARKS
-from ingestion.validate import FileRejected, map_headers, validate
+from ingestion.contract import PARKS, PROJECTS
+from ingestion.issues import UNCACHED_FORMULA, FileRejected, map_headers
+from ingestion.validate import validate
+from tests.workbooks import project_row
 
 GOOD = {
     "park_code": "430100P01", "planned_area_mu": 1000, "developed_area_mu": 800,
@@ -71,9 +73,6 @@ def test_missing_column_rejects_the_file():
 
 
 # --- clerks' habits: the value meant, or the cell named; never a different value ----------------
-from ingestion.contract import PROJECTS  # noqa: E402
-from ingestion.validate import UNCACHED_FORMULA  # noqa: E402
-from tests.workbooks import project_row  # noqa: E402
 
 CITY = "430100"
 

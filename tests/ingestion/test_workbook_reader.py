@@ -24,8 +24,9 @@ import xlsxwriter
 
 from core.settings import PROJECT_ROOT, Settings
 from ingestion.contract import PARKS, PROJECTS, Column, Sheet
+from ingestion.issues import UNCACHED_FORMULA, FileRejected
 from ingestion.readers import open_workbook, read_sheet
-from ingestion.validate import UNCACHED_FORMULA, FileRejected, validate
+from ingestion.validate import validate
 from ingestion.xlsx_limits import MAX_UNCACHED_FORMULAS, check_workbook
 from samples import hostile as hf
 from tests.processes import run_measured
@@ -413,7 +414,7 @@ import ingestion.xlsx_limits
 scan_imports_calamine = "python_calamine" in sys.modules
 from core.settings import Settings
 from ingestion.readers import open_workbook
-from ingestion.validate import FileRejected
+from ingestion.issues import FileRejected
 rules = {}
 for path in sys.argv[1:]:
     try:

@@ -14,7 +14,8 @@ from core import reference
 from core.periods import months
 from core.settings import Settings
 from ingestion.contract import PARKS, PROJECTS, SERVICES, TRADE
-from ingestion.validate import FileRejected, validate
+from ingestion.issues import FileRejected
+from ingestion.validate import validate
 from samples.cases import CASES
 from samples.generate import generate
 from samples.workbooks import GBK_CITIES

@@ -222,13 +222,10 @@ def _store_issues(conn, file_id: int, issues: list[Issue]) -> None:
 
 
 def _file_checks(path: Path, receipt: Receipt, settings: Settings) -> None:
-    meta = parse_file_name(path.name)
-    if meta is None:
+    if receipt.kind is None:  # the name did not parse (_new_receipt)
         raise FileRejected(Issue(path.name, None, None, None, None, "file_name",
                                  "文件名应为「市州代码_年月.xlsx」或「trade_市州代码_年月.csv」",
                                  "file name must be <city>_<YYYYMM>.xlsx or trade_<city>_<YYYYMM>.csv"))
-    receipt.kind, receipt.city_code, receipt.period = meta
-
     if receipt.city_code not in reference.cities():
         raise FileRejected(Issue(path.name, None, None, None, receipt.city_code, "file_name",
                                  "文件名中的市州代码不是本省市州",
@@ -263,10 +260,7 @@ def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings, *,
     leaves neither rows nor a receipt.
     """
     path = Path(path)
-    # A name that is not valid UTF-8 must still be storable and printable.
-    receipt = Receipt(file=printable(path.name), status="rejected", allow_shrink=allow_shrink)
-    if meta := parse_file_name(path.name):  # so that even an oversized file's receipt reaches its city
-        receipt.kind, receipt.city_code, receipt.period = meta
+    receipt = _new_receipt(path, allow_shrink)
     row_issues: list[Issue] = []
     archived: Path | None = None
     try:
@@ -284,6 +278,16 @@ def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings, *,
             raise  # the connection is gone: ingest_paths reconnects and tries the file again
         _record_rejection(conn, receipt, _internal_error(receipt, exc), [], archived)
     _write_receipt_file(receipt, settings)
+    return receipt
+
+
+def _new_receipt(path: Path, allow_shrink: bool) -> Receipt:
+    """A receipt (rejected until loaded) with what the file name says, read before anything else
+    so that even an oversized file's receipt reaches its city; a name that is not valid UTF-8
+    is made printable."""
+    receipt = Receipt(file=printable(path.name), status="rejected", allow_shrink=allow_shrink)
+    if meta := parse_file_name(path.name):
+        receipt.kind, receipt.city_code, receipt.period = meta
     return receipt
 
 
@@ -484,10 +488,7 @@ def _connect(settings: Settings, wait: float = 0) -> psycopg.Connection:
 def _reject_after_failure(path: Path, conn, settings: Settings, exc: Exception, allow_shrink: bool,
                           connection_lost: bool) -> Receipt:
     """The last resort: a minimal rejected receipt, from the file name and bytes only."""
-    receipt = Receipt(file=printable(path.name), status="rejected", allow_shrink=allow_shrink)
-    meta = parse_file_name(path.name)
-    if meta:
-        receipt.kind, receipt.city_code, receipt.period = meta
+    receipt = _new_receipt(path, allow_shrink)
     try:
         receipt.sha256 = sha256_of(path)
     except OSError:

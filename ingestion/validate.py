@@ -50,13 +50,13 @@ def as_text(series: pd.Series) -> pd.Series:
 
 
 def parse_number(text: pd.Series) -> pd.Series:
-    """Numbers, also typed as text: full-width digits, thousands separators ("1,234.5").
+    """Numbers, also typed as text with thousands separators ("1,234.5"), from the trimmed,
+    NFKC-normalised text validate() made (so full-width digits are already ASCII).
 
     Anything else (a decimal comma, spaces inside, a unit) is not a number rather than
     a guess."""
-    norm = text.str.normalize("NFKC").str.strip()
-    ok = norm.str.fullmatch(NUMBER_PATTERN).fillna(False)
-    return pd.to_numeric(norm.where(ok).str.replace(",", "", regex=False), errors="coerce")
+    ok = text.str.fullmatch(NUMBER_PATTERN).fillna(False)
+    return pd.to_numeric(text.where(ok).str.replace(",", "", regex=False), errors="coerce")
 
 
 def parse_date(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 WEB_ASSETS := expectations/web_assets
 WEB_STAMP := $(WEB_ASSETS)/node_modules/.installed
 
-.PHONY: help install sysdeps demo test test-fast lint lock db-start db-stop airflow compose-config clean bench-ingest bench-intake bench-build bench-airflow-dbt
+.PHONY: help install sysdeps demo test test-fast lint lock db-start db-stop airflow compose-config clean bench-ingest bench-intake bench-build bench-month bench-airflow-dbt
 
 help:
 	@echo "make demo     run the pipeline end to end on the embedded Postgres"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-ingest  trade ingest vs bare COPY vs to_sql on a 1 M-row file"
 	@echo "make bench-intake  one ingest of a hostile folder (+ a 1 M-row file): receipts, peak RSS, slowest rejection"
 	@echo "make bench-build   incremental month on 1 vs 5 years of history, full refresh, BI latency"
+	@echo "make bench-month   the monthly cycle at scale 10 (2.3 M trade rows a month), stage by stage vs anchors"
 	@echo "make bench-airflow-dbt  one dbt-build task vs cosmos-rendered dbt tasks: parse and run time"
 	@echo "make airflow  Airflow UI (airflow standalone) on the embedded Postgres; prints URL and login"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
@@ -68,6 +69,10 @@ bench-intake: install sysdeps
 
 bench-build: install sysdeps
 	$(BIN)/python benchmarks/bench_build.py
+
+# About an hour on 2 cores the first time (the samples, ~8 GB, are kept in .openecon/bench/).
+bench-month: install sysdeps
+	$(BIN)/python benchmarks/bench_month.py
 
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }

@@ -114,12 +114,13 @@ FIRST_RUN_PERIODS = 1
 SAMPLE_ROWS = 10
 
 
-def raw_scope(conn) -> tuple[dict, str]:
-    """Which raw rows this run validates, as (description, SQL condition on file_id).
+def raw_scope(conn) -> tuple[dict, str, list[str]]:
+    """Which raw rows this run validates: (description, SQL condition on file_id, their months).
 
     The files in force that no passing run has covered yet (file ids only grow, so a
     passing run covers every file up to its data version's max_file_id); on the first
-    run, the files of the latest FIRST_RUN_PERIODS periods.
+    run, the files of the latest FIRST_RUN_PERIODS periods. The months (YYYY-MM) let a
+    partitioned raw table be read in those months' partitions only.
     """
 
     last = store.last_passed_max_file_id(conn)
@@ -133,9 +134,11 @@ def raw_scope(conn) -> tuple[dict, str]:
         scope = {"rule": f"first run: files in force of the latest {FIRST_RUN_PERIODS} periods", "periods": keep}
     scope["files"] = len(ids)
     if not ids:
-        return scope, "false"
+        return scope, "false", []
+    chosen = set(ids)
+    months = sorted({f["period"] for f in files if f["file_id"] in chosen and f["period"]})
     # the literal range lets Postgres use the BRIN index on raw.trade(file_id)
-    return scope, f"file_id between {min(ids)} and {max(ids)} and file_id in ({', '.join(map(str, ids))})"
+    return scope, f"file_id between {min(ids)} and {max(ids)} and file_id in ({', '.join(map(str, ids))})", months
 
 
 # Data Docs keep the validation pages of the latest runs; audit.quality_results keeps them all.
@@ -185,9 +188,9 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         dv = current(conn)
-        scope, window = raw_scope(conn)
+        scope, window, months = raw_scope(conn)
         specs, skipped = [], []
-        for spec in all_suites(window):
+        for spec in all_suites(window, months):
             if spec.requires and not _relation_exists(conn, spec.requires):
                 log.warning("quality gate: skipping suite %s, %s does not exist yet", spec.name, spec.requires)
                 skipped.append(spec.name)

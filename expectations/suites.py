@@ -11,7 +11,8 @@ Layers:
   changed column changes its checks too.  Raw is validated on a *window* of rows:
   the files in force the gate has not yet passed (see ``expectations.runner``);
   intake already validated every row once.
-- staging: types, ranges and business keys unique per period.
+- staging: types, ranges and business keys unique per period, on the same window as raw
+  (the rows of the files the window names: a period's rows all come from its file in force).
 - marts: reconciliation, monotonic cumulative figures, rate bounds, completeness.
 """
 
@@ -114,8 +115,18 @@ def _code_set(name: str) -> list[str] | None:
     return sorted(contract.code_list(name))
 
 
-def raw_suite(sheet: contract.Sheet, window: str) -> SuiteSpec:
-    """Checks of one raw table, generated from its contract sheet."""
+def _in_months(column: str, months: list[str]) -> str:
+    """`` and <column> in (date '2025-09-01', ...)``: constants, so Postgres reads only those
+    months' partitions of raw.trade (it prunes partitions on constants when it plans)."""
+    if not months:
+        return ""
+    dates = ", ".join(f"date '{m}-01'" for m in months)
+    return f" and {column} in ({dates})"
+
+
+def raw_suite(sheet: contract.Sheet, window: str, months: list[str] | None = None) -> SuiteSpec:
+    """Checks of one raw table, generated from its contract sheet; ``months`` (YYYY-MM) are the
+    months of the window's files, by which a bulk (partitioned) table is read."""
     exps = [gxe.ExpectColumnValuesToNotBeNull(column=c, meta=BLOCKING) for c in ("file_id", "row_number")]
     for c in sheet.columns:
         if c.required:
@@ -153,7 +164,8 @@ def raw_suite(sheet: contract.Sheet, window: str) -> SuiteSpec:
             join reference.hunan_parks as p on p.park_code = b.{col}
             where p.city_code <> s.city_code"""))
     return SuiteSpec(name=f"raw.{sheet.name}", schema="raw", table=sheet.name, expectations=tuple(exps),
-                     query=f"select * from raw.{sheet.name} where {window}")
+                     query=f"select * from raw.{sheet.name} where {window}"
+                           + (_in_months(contract.PARTITION_KEY, months or []) if sheet.bulk else ""))
 
 
 # --------------------------------------------------------------------------- staging
@@ -167,7 +179,19 @@ def _common_staging(cities: list[str]) -> list:
     ]
 
 
-def stg_projects(cities: list[str]) -> SuiteSpec:
+def _staging_suites(view: str, exps: list, window: str) -> list[SuiteSpec]:
+    """A staging view's suites: its values on the window's rows, and its column types, which
+    GX reads from the catalog (no row is read, so they check the whole view at no cost; a
+    query asset has no catalog types)."""
+    is_type = [isinstance(e, gxe.ExpectColumnValuesToBeOfType) for e in exps]
+    return [
+        SuiteSpec(f"staging.{view}", "staging", view, tuple(e for e, t in zip(exps, is_type) if not t),
+                  query=f"select * from staging.{view} where {window}"),
+        SuiteSpec(f"staging.{view}_types", "staging", view, tuple(e for e, t in zip(exps, is_type) if t)),
+    ]
+
+
+def stg_projects(cities: list[str], window: str = "true") -> list[SuiteSpec]:
     money = "NUMERIC(18, 2)"
     exps = _common_staging(cities) + [
         gxe.ExpectColumnValuesToBeOfType(column="contract_amount_10k", type_=money, meta=BLOCKING),
@@ -192,10 +216,10 @@ def stg_projects(cities: list[str]) -> SuiteSpec:
             where greatest(signed_date, registered_date, started_date, production_date)
                   >= (month_start + interval '1 month')"""),
     ]
-    return SuiteSpec("staging.stg_raw__projects", "staging", "stg_raw__projects", tuple(exps))
+    return _staging_suites("stg_raw__projects", exps, window)
 
 
-def stg_parks(cities: list[str]) -> SuiteSpec:
+def stg_parks(cities: list[str], window: str = "true") -> list[SuiteSpec]:
     exps = _common_staging(cities) + [
         gxe.ExpectColumnValuesToBeOfType(column="enterprises", type_="INTEGER", meta=BLOCKING),
         gxe.ExpectColumnValuesToBeOfType(column="tax_ytd_10k_cny", type_="NUMERIC(18, 2)", meta=BLOCKING),
@@ -207,10 +231,10 @@ def stg_parks(cities: list[str]) -> SuiteSpec:
             column_A="factory_built_10k_m2", column_B="factory_used_10k_m2", or_equal=True,
             ignore_row_if="either_value_is_missing", meta=BLOCKING),
     ]
-    return SuiteSpec("staging.stg_raw__parks", "staging", "stg_raw__parks", tuple(exps))
+    return _staging_suites("stg_raw__parks", exps, window)
 
 
-def stg_services(cities: list[str]) -> SuiteSpec:
+def stg_services(cities: list[str], window: str = "true") -> list[SuiteSpec]:
     exps = _common_staging(cities) + [
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "period", "category"], meta=BLOCKING),
         gxe.ExpectColumnValuesToBeInSet(column="category", value_set=reference.service_categories(),
@@ -218,11 +242,10 @@ def stg_services(cities: list[str]) -> SuiteSpec:
         gxe.ExpectColumnValuesToBeBetween(column="exports_10k_usd", min_value=0, meta=BLOCKING),
         gxe.ExpectColumnValuesToBeBetween(column="imports_10k_usd", min_value=0, meta=BLOCKING),
     ]
-    return SuiteSpec("staging.stg_raw__services_trade", "staging", "stg_raw__services_trade",
-                     tuple(exps))
+    return _staging_suites("stg_raw__services_trade", exps, window)
 
 
-def stg_trade(cities: list[str], window: str) -> SuiteSpec:
+def stg_trade(cities: list[str], window: str, months: list[str] | None = None) -> SuiteSpec:
     """The typed trade view, on the same window as raw.trade.
 
     One cross-row rule instead of a column expectation per check: GX issues several
@@ -248,7 +271,8 @@ def stg_trade(cities: list[str], window: str) -> SuiteSpec:
             where broken_columns <> ''"""),
     )
     return SuiteSpec("staging.stg_raw__trade", "staging", "stg_raw__trade", exps,
-                     query=f"select * from staging.stg_raw__trade where {window}")
+                     query=f"select * from staging.stg_raw__trade where {window}"
+                           + _in_months("month_start", months or []))
 
 
 # --------------------------------------------------------------------------- marts
@@ -518,12 +542,14 @@ def submission_status(cities: list[str]) -> SuiteSpec:
                      requires="marts.submission_status")
 
 
-def all_suites(window: str = "true") -> list[SuiteSpec]:
-    """Every suite; ``window`` is the SQL condition on file_id that limits raw (and staging trade) rows."""
+def all_suites(window: str = "true", months: list[str] | None = None) -> list[SuiteSpec]:
+    """Every suite; ``window`` is the SQL condition on file_id that limits raw (and staging trade)
+    rows, ``months`` the months of its files (the partitions of raw.trade to read)."""
     cities = sorted(reference.cities())
     return [
-        *(raw_suite(s, window) for s in contract.SHEETS),
-        stg_projects(cities), stg_parks(cities), stg_services(cities), stg_trade(cities, window),
+        *(raw_suite(s, window, months) for s in contract.SHEETS),
+        *stg_projects(cities, window), *stg_parks(cities, window), *stg_services(cities, window),
+        stg_trade(cities, window, months),
         kpi_city_month(cities), fct_project_month(cities), fct_park_month(cities), submission_status(cities),
     ]
 

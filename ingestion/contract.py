@@ -85,7 +85,8 @@ class Sheet:
     columns: tuple[Column, ...]
     row_rules: tuple[RowRule, ...] = field(default_factory=tuple)
     months: tuple[int, ...] | None = None  # months in which the sheet is due (None = every month)
-    bulk: bool = False  # 10^5–10^6 rows per file: BRIN index instead of a primary key (faster COPY)
+    # 10^5–10^6 rows per file: partitioned by month, BRIN index instead of a primary key (faster COPY)
+    bulk: bool = False
     doc: str = ""
 
     @property
@@ -241,17 +242,31 @@ def split_unit(text: object) -> tuple[str, str | None]:
 
 
 # --- generated artefacts -----------------------------------------------------
+# The column of a bulk raw table that partitions it: the first day of the month the file reports.
+PARTITION_KEY = "period"
+
+
 def raw_ddl() -> list[str]:
     """DDL of every raw table, with file id and row number first."""
     stmts = ["CREATE SCHEMA IF NOT EXISTS raw"]
     for sheet in SHEETS:
         cols = ",\n  ".join(f"{c.name} {c.pg_type}" for c in sheet.columns)
-        # (file_id, row_number) is unique by construction: one COPY per file, rows numbered by us.
-        key = "" if sheet.bulk else ",\n  PRIMARY KEY (file_id, row_number)"
-        stmts.append(
-            f"CREATE TABLE IF NOT EXISTS {sheet.raw_table} (\n"
-            f"  file_id bigint NOT NULL,\n  row_number integer NOT NULL,\n  {cols}{key}\n)"
-        )
+        if sheet.bulk:
+            # One partition per reported month (ingestion.schema.month_partition), so a month's
+            # load, its index, its statistics and its checks touch that month only.
+            stmts.append(
+                f"CREATE TABLE IF NOT EXISTS {sheet.raw_table} (\n"
+                f"  {PARTITION_KEY} date NOT NULL,\n"
+                f"  file_id bigint NOT NULL,\n  row_number integer NOT NULL,\n  {cols}\n"
+                f") PARTITION BY RANGE ({PARTITION_KEY})"
+            )
+        else:
+            # (file_id, row_number) is unique by construction: one load per file, rows numbered by us.
+            stmts.append(
+                f"CREATE TABLE IF NOT EXISTS {sheet.raw_table} (\n"
+                f"  file_id bigint NOT NULL,\n  row_number integer NOT NULL,\n  {cols},\n"
+                "  PRIMARY KEY (file_id, row_number)\n)"
+            )
         if sheet.bulk:  # rows arrive in file order, so a BRIN range index finds a file's rows cheaply
             stmts.append(f"CREATE INDEX IF NOT EXISTS {sheet.name}_file_brin ON {sheet.raw_table} "
                          "USING brin (file_id)")
@@ -285,6 +300,9 @@ def dbt_sources_yml() -> str:
             f"      - name: {sheet.name}",
             f"        description: \"{sheet.sheet_name}: {sheet.doc}\"",
             "        columns:",
+            *([f"          - name: {PARTITION_KEY}",
+               "            description: First day of the month the file reports; one partition per month."]
+              if sheet.bulk else []),
             "          - name: file_id",
             "            description: audit.submissions.file_id of the file the row came from.",
             *(["            data_tests: [not_null]"] if not sheet.bulk else []),

@@ -24,6 +24,7 @@ from core.files import atomic_copy, atomic_write_text
 from core.settings import Settings
 from ingestion.contract import FILE_PATTERNS, PROJECTS, TRADE, sheets_of_kind
 from ingestion.issues import FileRejected, Issue, Loaded, printable
+from ingestion.schema import month_partition, partition_name
 from ingestion.trade import stream_trade
 
 RECEIPT_ISSUES = 20  # first errors printed on a receipt; all are stored
@@ -145,12 +146,12 @@ def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str, 
     return load_workbook(conn, path, file_id, city_code, period, settings)
 
 
-def _load_trade(conn, path: Path, file_id: int, settings: Settings) -> Loaded:
+def _load_trade(conn, path: Path, file_id: int, period: str, settings: Settings) -> Loaded:
     cols = ["file_id", "row_number", *(c.name for c in TRADE.columns)]
     cur = conn.cursor()
-    # The queued writer sends blocks from a thread, so Postgres parses one block
-    # while we validate the next: the two cores work at once.
-    with cur.copy(f"COPY {TRADE.raw_table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)",
+    # Straight into the month's partition (its default fills the partition key); the queued
+    # writer sends blocks from a thread, so Postgres parses one block while we validate the next.
+    with cur.copy(f"COPY {partition_name(TRADE, period)} ({', '.join(cols)}) FROM STDIN (FORMAT csv)",
                   writer=QueuedLibpqWriter(cur)) as copy:
         r = stream_trade(path, file_id, copy, settings)
     return Loaded(r.rows_total, r.rows_loaded, r.bad_rows, r.issues)
@@ -268,6 +269,8 @@ def ingest_file(path: Path, conn: psycopg.Connection, settings: Settings, *,
         receipt.sha256 = sha256_of(path)
         archived = archive(path, receipt.sha256, settings)
         _file_checks(path, receipt, settings)
+        if receipt.kind == "trade":
+            month_partition(conn, TRADE, receipt.period)
         with conn.transaction():
             _load(conn, path, receipt, row_issues, archived, settings)
     except FileRejected as exc:
@@ -306,7 +309,7 @@ def _load(conn, path: Path, receipt: Receipt, row_issues: list[Issue], archived:
         return
     receipt.file_id = _record(conn, receipt, "accepted", archived)  # provisional; updated below
     if receipt.kind == "trade":
-        loaded = _load_trade(conn, path, receipt.file_id, settings)
+        loaded = _load_trade(conn, path, receipt.file_id, receipt.period, settings)
     else:
         loaded = _load_workbook(conn, path, receipt.file_id, receipt.city_code, receipt.period, settings)
     row_issues += loaded.issues
@@ -358,7 +361,9 @@ def _check_shrink(conn, receipt: Receipt, replaced: list[int], settings: Setting
     rejects it, unless ingested with --allow-shrink, which the receipt then records."""
     issues = []
     for sheet in _KIND_TABLES[receipt.kind]:
-        before, after = (conn.execute(f"SELECT count(*) FROM {sheet.raw_table} WHERE file_id = ANY(%s)",
+        # a bulk table's rows of this period are all in its month's partition
+        table = partition_name(sheet, receipt.period) if sheet.bulk else sheet.raw_table
+        before, after = (conn.execute(f"SELECT count(*) FROM {table} WHERE file_id = ANY(%s)",
                                       [ids]).fetchone()[0] for ids in (replaced, [receipt.file_id]))
         if before == 0 or after >= settings.min_superseding_share * before:
             continue
@@ -469,9 +474,17 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
                     if attempt == 2 or not lost:
                         receipts.append(_reject_after_failure(p, conn, settings, exc, allow_shrink, lost))
                         break
+        _analyze_loaded_months(conn, receipts)
     finally:
         conn.close()
     return receipts
+
+
+def _analyze_loaded_months(conn, receipts: list[Receipt]) -> None:
+    """Fresh statistics for the trade partitions that got rows, once per partition: the build
+    that follows plans its joins on them (autovacuum would only get there within a minute)."""
+    for period in sorted({r.period for r in receipts if r.kind == "trade" and r.rows_loaded and r.period}):
+        conn.execute(f"ANALYZE {partition_name(TRADE, period)}")
 
 
 def _connect(settings: Settings, wait: float = 0) -> psycopg.Connection:

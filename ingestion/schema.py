@@ -2,13 +2,20 @@
 
 ``audit`` (where every file is recorded) belongs to :mod:`core.audit_schema`; both are
 applied at the start of a command or pipeline step (``flows.warehouse.prepare``).
+A bulk table (``raw.trade``) is partitioned by the month its files report: each month's
+partition is created on its first file (:func:`month_partition`).
 """
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 
-from ingestion.contract import raw_ddl
+from core.periods import shift
+from ingestion.contract import PARTITION_KEY, SHEETS, Sheet, raw_ddl
+
+log = logging.getLogger(__name__)
 
 
 def ensure_raw(conn: psycopg.Connection) -> None:
@@ -16,5 +23,69 @@ def ensure_raw(conn: psycopg.Connection) -> None:
     serialised across processes by an advisory lock (CREATE ... IF NOT EXISTS is not race-free)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.ingestion.ensure_raw'))")
+        for sheet in SHEETS:
+            if sheet.bulk and _relkind(conn, sheet.raw_table) == "r":
+                _partition_existing(conn, sheet)
         for stmt in raw_ddl():
             conn.execute(stmt)
+
+
+def partition_name(sheet: Sheet, period: str) -> str:
+    """raw.trade_2025_09 for the period 2025-09."""
+    return f"{sheet.raw_table}_{period.replace('-', '_')}"
+
+
+def month_partition(conn: psycopg.Connection, sheet: Sheet, period: str) -> str:
+    """The partition of ``sheet``'s raw table for ``period`` (YYYY-MM), created if missing.
+
+    Created as a table of its own and then attached, in a short transaction of its own:
+    attaching locks the parent only against other DDL (readers and the other months' loads
+    go on), and the file's load that follows can take minutes. The partition's default for
+    the partition key is its month, so a COPY into it names only the file's columns.
+    """
+    name = partition_name(sheet, period)
+    if _relkind(conn, name):
+        return name
+    start, end = f"{period}-01", f"{shift(period, 1)}-01"
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"openecon.partition|{name}"])
+        if _relkind(conn, name):  # another process created it while we waited
+            return name
+        conn.execute(f"CREATE TABLE {name} (LIKE {sheet.raw_table} INCLUDING DEFAULTS INCLUDING STORAGE)")
+        conn.execute(f"ALTER TABLE {name} ALTER COLUMN {PARTITION_KEY} SET DEFAULT '{start}'")
+        conn.execute(f"ALTER TABLE {sheet.raw_table} ATTACH PARTITION {name} "
+                     f"FOR VALUES FROM ('{start}') TO ('{end}')")
+    log.info("created partition %s", name)
+    return name
+
+
+def _relkind(conn: psycopg.Connection, name: str) -> str | None:
+    """'r' (table), 'p' (partitioned table), ... or None when ``name`` does not exist."""
+    row = conn.execute("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%s)", [name]).fetchone()
+    return row[0] if row else None
+
+
+def _partition_existing(conn: psycopg.Connection, sheet: Sheet) -> None:
+    """A warehouse from before partitioning: move the rows of the plain table into month partitions
+    (each row's month from its file's audit row), once, inside ensure_raw's transaction."""
+    old = f"{sheet.raw_table}_unpartitioned"
+    conn.execute(f"ALTER TABLE {sheet.raw_table} RENAME TO {old.split('.')[1]}")
+    conn.execute(f"ALTER INDEX IF EXISTS {sheet.raw_table.split('.')[0]}.{sheet.name}_file_brin "
+                 f"RENAME TO {sheet.name}_file_brin_unpartitioned")
+    for stmt in raw_ddl():
+        conn.execute(stmt)
+    periods = [p for (p,) in conn.execute(
+        f"""SELECT DISTINCT s.period FROM audit.submissions s
+            WHERE s.file_id IN (SELECT DISTINCT file_id FROM {old}) ORDER BY 1""").fetchall()]
+    cols = ", ".join(["file_id", "row_number", *(c.name for c in sheet.columns)])
+    moved = 0
+    for period in periods:
+        name = month_partition(conn, sheet, period)
+        moved += conn.execute(
+            f"""INSERT INTO {name} ({cols}) SELECT {', '.join('t.' + c for c in cols.split(', '))} FROM {old} t
+                JOIN audit.submissions s ON s.file_id = t.file_id WHERE s.period = %s""", [period]).rowcount
+    left = conn.execute(f"SELECT count(*) FROM {old}").fetchone()[0] - moved
+    if left:
+        raise RuntimeError(f"{old}: {left} rows belong to no file of audit.submissions; not partitioned")
+    conn.execute(f"DROP TABLE {old}")
+    log.warning("partitioned %s by month: %d rows in %d partitions", sheet.raw_table, moved, len(periods))

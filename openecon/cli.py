@@ -6,6 +6,7 @@ import argparse
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from core.settings import Settings, get_settings
@@ -85,9 +86,12 @@ def cmd_build(args) -> int:
     from flows import quality, transform
 
     settings = _warehouse()
+    started = time.perf_counter()
     transform.dbt_build(settings, full_refresh=args.full_refresh)
+    built = time.perf_counter()
     result = quality.quality_gate(settings)
     print(result.summary())
+    print(f"dbt build {built - started:.1f} s, quality gate {time.perf_counter() - built:.1f} s")
     return 0 if result.success else 1
 
 

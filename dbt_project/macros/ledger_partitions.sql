@@ -29,6 +29,11 @@
     (file_id; city_code, period) once per ledger and per superseded file, never
     scans the table, so its cost does not grow with the history. -#}
 {% macro delete_stale_ledger_partitions() -%}
+    {{ return(adapter.dispatch('delete_stale_ledger_partitions')()) }}
+{%- endmacro %}
+
+{#- DELETE ... USING is Postgres's join-delete; another engine writes its own sibling. -#}
+{% macro postgres__delete_stale_ledger_partitions() -%}
 {%- if is_incremental() %}
 delete from {{ this }} as t
 using (

@@ -1,24 +1,50 @@
-{#- Period helpers. Postgres-specific SQL lives here only, so the models stay
-    portable: another engine needs just these macros rewritten. -#}
+{#- Period helpers. Postgres-specific SQL lives in the postgres__ macros only, so the
+    models stay portable: another engine needs just an <adapter>__ sibling of each
+    (adapter.dispatch picks it; tests/dbt/test_portable_models.py keeps the models clean). -#}
 
 {#- 'YYYY-MM' text -> first day of that month (date) -#}
 {% macro period_start(period) -%}
+    {{ return(adapter.dispatch('period_start')(period)) }}
+{%- endmacro %}
+
+{% macro postgres__period_start(period) -%}
     to_date({{ period }} || '-01', 'YYYY-MM-DD')
 {%- endmacro %}
 
 {#- date -> 'YYYY-MM' text -#}
 {% macro to_period(d) -%}
+    {{ return(adapter.dispatch('to_period')(d)) }}
+{%- endmacro %}
+
+{% macro postgres__to_period(d) -%}
     to_char({{ d }}, 'YYYY-MM')
 {%- endmacro %}
 
 {#- last day of the month of a date -#}
 {% macro month_end(d) -%}
+    {{ return(adapter.dispatch('month_end')(d)) }}
+{%- endmacro %}
+
+{% macro postgres__month_end(d) -%}
     (date_trunc('month', {{ d }}) + interval '1 month - 1 day')::date
 {%- endmacro %}
 
 {#- timestamptz -> the calendar date in a time zone (e.g. Asia/Shanghai) -#}
 {% macro local_date(ts, tz) -%}
+    {{ return(adapter.dispatch('local_date')(ts, tz)) }}
+{%- endmacro %}
+
+{% macro postgres__local_date(ts, tz) -%}
     cast(timezone('{{ tz }}', {{ ts }}) as date)
+{%- endmacro %}
+
+{#- fresh planner statistics for a table just built (a post_hook) -#}
+{% macro refresh_statistics(relation) -%}
+    {{ return(adapter.dispatch('refresh_statistics')(relation)) }}
+{%- endmacro %}
+
+{% macro postgres__refresh_statistics(relation) -%}
+    analyze {{ relation }}
 {%- endmacro %}
 
 {#- the province's own code (its rows in the marts), quoted: '430000' for Hunan -#}

@@ -16,15 +16,22 @@ with all_em as (
     from {{ ref('fct_trade_enterprise_month') }}
 ),
 
+{% if is_incremental() %}
+-- the years of the files read since the last build: file ids only grow, and
+-- source_file_id is indexed, so this reads the new rows only
+new_years as (
+    select distinct substr(e.period, 1, 4) as year
+    from {{ ref('fct_trade_enterprise_month') }} as e
+    where e.source_file_id > coalesce((select max(t.max_source_file_id) from {{ this }} as t), 0)
+),
+{% endif %}
+
 em as (
     select * from all_em
     {% if is_incremental() %}
-    where year in (
-        select e.year from all_em as e
-        group by e.year
-        having max(e.source_file_id) > coalesce(
-            (select max(t.max_source_file_id) from {{ this }} as t where t.year = e.year), 0)
-    )
+    -- 'YYYY' sorts before every period of year YYYY: a range on the indexed period
+    where period > (select min(year) from new_years)
+      and year in (select year from new_years)
     {% endif %}
 ),
 

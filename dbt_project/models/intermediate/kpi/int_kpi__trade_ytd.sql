@@ -1,13 +1,8 @@
 -- Goods trade year to date (亿元): Σ 当月 of the trade files in force for months
 -- 1..N of the year. A combined 1–2月 file is the city's 02 month.
 with month_totals as (
-    select
-        city_code,
-        period,
-        sum(case when direction = '出口' then amount_cny else 0 end) as exports_cny,
-        sum(case when direction = '进口' then amount_cny else 0 end) as imports_cny
-    from {{ ref('fct_trade_month') }}
-    group by city_code, period
+    select city_code, period, exports_cny, imports_cny
+    from {{ ref('int_kpi__trade_city_month') }}
 )
 
 select

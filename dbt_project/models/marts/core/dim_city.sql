@@ -1,9 +1,9 @@
 -- 市州维表: the province and its 14 cities.
 select
-    code::text        as city_code,
-    name::text        as city_name,
-    level::text       as level,
-    longitude::numeric(10, 6) as longitude,
-    latitude::numeric(10, 6)  as latitude
+    cast(code as text)        as city_code,
+    cast(name as text)        as city_name,
+    cast(level as text)       as level,
+    cast(longitude as numeric(10, 6)) as longitude,
+    cast(latitude as numeric(10, 6))  as latitude
 from {{ ref('hunan_divisions') }}
 where level in ('province', 'city')

@@ -102,24 +102,24 @@ province as (
         max(c.source_kind) as source_kind,
         max(case when c.is_combined_jan_feb then 1 else 0 end) = 1 as is_combined_jan_feb,
         case
-            when count(*) filter (where c.has_figure) = 0 then null
+            when sum(case when c.has_figure then 1 else 0 end) = 0 then null
             when max(c.kind) = 'ratio'
-                then max(c.factor) * sum(c.numerator) filter (where c.has_figure)
-                     / nullif(sum(c.denominator) filter (where c.has_figure), 0)
+                then max(c.factor) * sum(case when c.has_figure then c.numerator end)
+                     / nullif(sum(case when c.has_figure then c.denominator end), 0)
             -- distinct over all rows in force for months 1..N, never a sum of cities
             when max(c.kind) = 'distinct' then max(e.enterprises_ytd)
-            else sum(c.value_ytd) filter (where c.has_figure)
+            else sum(case when c.has_figure then c.value_ytd end)
         end as value_ytd,
         case
-            when max(c.kind) = 'ratio' or count(*) filter (where c.has_figure) = 0 then null
+            when max(c.kind) = 'ratio' or sum(case when c.has_figure then 1 else 0 end) = 0 then null
             -- unknown when a contributing city's 当月 is (a combined 1–2月, a month missing before)
-            when count(*) filter (where c.has_figure) <> count(c.value_month) filter (where c.has_figure) then null
+            when sum(case when c.has_figure then 1 else 0 end) <> count(case when c.has_figure then c.value_month end) then null
             when max(c.kind) = 'distinct' then max(e.enterprises_month)
-            else sum(c.value_month) filter (where c.has_figure)
+            else sum(case when c.has_figure then c.value_month end)
         end as value_month,
-        cast(count(*) filter (where c.has_figure) as integer) as cities_reported,
-        count(*) filter (where c.is_complete) = max(n.n) as is_complete,
-        count(*) filter (where c.report_status = 'combined') as cities_combined
+        cast(sum(case when c.has_figure then 1 else 0 end) as integer) as cities_reported,
+        sum(case when c.is_complete then 1 else 0 end) = max(n.n) as is_complete,
+        sum(case when c.report_status = 'combined' then 1 else 0 end) as cities_combined
     from city_grid as c
     cross join n_cities as n
     left join province_enterprises as e on e.period = c.period and c.kind = 'distinct'

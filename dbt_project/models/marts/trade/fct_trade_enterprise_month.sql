@@ -6,6 +6,7 @@
     incremental_strategy='delete+insert',
     unique_key=['city_code', 'period'],
     on_schema_change='fail',
+    indexes=[{'columns': ['period', 'city_code']}, {'columns': ['source_file_id']}],
 ) }}
 
 with files as (
@@ -23,4 +24,5 @@ select
 from {{ ref('stg_raw__trade') }} as t
 inner join files as f
     on f.file_id = t.file_id
+where {{ new_trade_months('t.month_start') }}
 group by f.city_code, f.period, f.month_start, t.enterprise_code, f.file_id

@@ -1,14 +1,16 @@
-{#- 外贸月度事实: city × month × direction × trade mode × partner, from the trade
+{#- 外贸月度事实: city × month × direction × trade mode × partner × HS chapter, from the trade
     files in force. Incremental: a run reads only trade files not yet in the
     table (new months, or corrections that supersede a month) and replaces those
     city-months, so a new month costs in proportion to that month.
-    stg_raw__trade is a plain select-join view, which Postgres inlines: the join on
-    file_id reaches raw.trade and its BRIN index (trade_file_brin) directly. -#}
+    stg_raw__trade is a plain select-join view, which Postgres inlines: the filter on
+    month_start keeps the new months' partitions of raw.trade, and the join on file_id
+    finds the files' rows there by the BRIN index (trade_file_brin). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['city_code', 'period'],
     on_schema_change='fail',
+    indexes=[{'columns': ['period', 'city_code']}, {'columns': ['source_file_id']}],
 ) }}
 
 with files as (
@@ -22,6 +24,7 @@ select
     t.direction,
     t.trade_mode,
     t.partner_country,
+    substring(t.hs_code, 1, 2)                           as hs_chapter,
     sum(t.amount_cny)                                    as amount_cny,
     sum(t.amount_usd)                                    as amount_usd,
     cast(sum(t.amount_cny) / 100000000 as numeric(20, 8)) as value_100m_cny,
@@ -32,4 +35,6 @@ select
 from {{ ref('stg_raw__trade') }} as t
 inner join files as f
     on f.file_id = t.file_id
-group by f.city_code, f.period, f.month_start, t.direction, t.trade_mode, t.partner_country, f.file_id
+where {{ new_trade_months('t.month_start') }}
+group by f.city_code, f.period, f.month_start, t.direction, t.trade_mode, t.partner_country,
+    substring(t.hs_code, 1, 2), f.file_id

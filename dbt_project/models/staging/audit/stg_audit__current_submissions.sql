@@ -6,7 +6,7 @@
 -- and incremental model, and the planner needs its real row count (as a view
 -- the filter is estimated at a handful of rows, which turns the joins into
 -- nested loops over the whole history).
-{{ config(materialized='table', post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', post_hook='{{ refresh_statistics(this) }}') }}
 select
     file_id,
     file_name,

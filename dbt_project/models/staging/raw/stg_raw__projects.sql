@@ -15,14 +15,14 @@ select
     p.source_region,
     p.fortune500,
     p.currency,
-    p.contract_amount::numeric(18, 2)     as contract_amount_10k,
+    cast(p.contract_amount as numeric(18, 2))     as contract_amount_10k,
     p.stage,
     p.signed_date,
     p.registered_date,
     p.started_date,
     p.production_date,
-    p.paid_in_cumulative::numeric(18, 2)  as paid_in_cumulative_10k,
-    p.land_area_mu::numeric(14, 2)        as land_area_mu,
+    cast(p.paid_in_cumulative as numeric(18, 2))  as paid_in_cumulative_10k,
+    cast(p.land_area_mu as numeric(14, 2))        as land_area_mu,
     p.file_id,
     p.row_number
 from {{ source('raw', 'projects') }} as p

@@ -4,8 +4,8 @@ select
     s.period,
     s.month_start,
     t.category,
-    t.exports_10k_usd::numeric(18, 2) as exports_10k_usd,
-    t.imports_10k_usd::numeric(18, 2) as imports_10k_usd,
+    cast(t.exports_10k_usd as numeric(18, 2)) as exports_10k_usd,
+    cast(t.imports_10k_usd as numeric(18, 2)) as imports_10k_usd,
     t.file_id,
     t.row_number
 from {{ source('raw', 'services_trade') }} as t

@@ -1,9 +1,11 @@
 -- Trade detail (当月) of the trade files in force. A city sending a combined
 -- 1–2月 report has no 01 file; its 02 file holds both months' rows.
+-- month_start is raw.trade's partition key (the file's month, so equal to the audit row's):
+-- a filter on it reaches only that month's partition.
 select
     s.city_code,
     s.period,
-    s.month_start,
+    t.period as month_start,
     t.enterprise_code,
     t.enterprise_name,
     t.hs_code,

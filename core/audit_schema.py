@@ -219,6 +219,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "COMMENT ON COLUMN audit.bulletins.incomplete IS 'Published over an incomplete period (--allow-incomplete): "
         "the cities not included or incomplete, with the reason; [] when complete'",
     )),
+    Migration(8, "the files a passing quality gate covered", (
+        # One definition for the gate's raw window (expectations.runner) and the dbt tests over raw
+        # rows (their `where`): the rows of files up to this id were checked; file ids only grow.
+        """
+        CREATE OR REPLACE VIEW audit.quality_checked_files AS
+        SELECT (SELECT (data_version->>'max_file_id')::bigint FROM audit.quality_runs
+                WHERE success ORDER BY finished_at DESC LIMIT 1) AS up_to_file_id
+        """,
+        "COMMENT ON VIEW audit.quality_checked_files IS 'The highest file id the latest passing quality gate "
+        "covered (NULL before any pass): raw rows of files up to it were checked'",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -46,9 +46,7 @@ def finish_run(conn, run_id: str, result, rows: list[dict], finished_at) -> None
 
 def last_passed_max_file_id(conn) -> int | None:
     """The highest file id covered by the latest passing run: raw rows up to it were checked."""
-    row = conn.execute(
-        """SELECT (data_version->>'max_file_id')::bigint FROM audit.quality_runs
-           WHERE success ORDER BY finished_at DESC LIMIT 1""").fetchone()
+    row = conn.execute("SELECT up_to_file_id FROM audit.quality_checked_files").fetchone()
     return None if row is None else _first(row)
 
 

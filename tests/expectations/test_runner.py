@@ -2,7 +2,9 @@
 
 One warehouse for the module, in order: the clean sample passes; a city's corrected ledger
 lowering one project's paid-in (a revision intake flags) passes with a warning and is listed
-in the monthly scheduling report; a corrupted mart input (a decrease intake never saw) fails
+in the monthly scheduling report; a correction of a trade file whose rows are then corrupted
+fails the raw.trade rule, which reads the new file's month only (a corrupted row of an earlier,
+passed month is not read again); a corrupted mart input (a decrease intake never saw) fails
 the next gate, which blocks the bulletin; then the sample with planted mistakes is ingested on
 top (its planted files supersede the clean ones, the rest are duplicates) and each mistake that
 passes intake but breaks a mart rule fails its named expectation (the flagged paid-in decrease:
@@ -157,6 +159,50 @@ def test_flagged_paid_in_revision_is_a_warning_listed_in_the_scheduling_report(w
     [body] = [r for r in sheet[2:] if r[1] == pid]
     assert body[0] == name and body[3] == "2025-08" and body[7] == unit and body[8] == f"{receipt.file}（第{line}行）"
     assert body[4:7] == pytest.approx([float(august), revised, float(august) - revised])
+
+
+def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tmp_path):
+    conn = wh["conn"]
+    # a correction of 长沙's September trade file: the same rows, one blank line more at the end
+    (old_id, archived), = conn.execute(
+        "SELECT file_id, archive_path FROM audit.submissions_in_force "
+        "WHERE kind = 'trade' AND city_code = '430100' AND period = %s", [TO]).fetchall()
+    fixed = tmp_path / f"trade_430100_{TO.replace('-', '')}.csv"
+    fixed.write_bytes(Path(archived).read_bytes() + b"\r\n")
+    [receipt] = ingest_paths([fixed], settings)
+    assert receipt.status == "superseding" and receipt.superseded == [old_id]
+    new_rows = [r for (r,) in conn.execute("SELECT row_number FROM raw.trade WHERE file_id = %s ORDER BY 1 LIMIT 2",
+                                             [receipt.file_id]).fetchall()]
+    # behind intake's back: a bad HS code and a missing direction in the new file, and a bad HS
+    # code in an August file, which a passing gate has already covered
+    conn.execute("UPDATE raw.trade SET hs_code = '8429520X' WHERE file_id = %s AND row_number = %s",
+                 [receipt.file_id, new_rows[0]])
+    conn.execute("UPDATE raw.trade SET direction = NULL WHERE file_id = %s AND row_number = %s",
+                 [receipt.file_id, new_rows[1]])
+    august = conn.execute("SELECT min(file_id) FROM audit.submissions_in_force WHERE kind = 'trade' "
+                          "AND period = '2025-08'").fetchone()[0]
+    august_hs = conn.execute("SELECT hs_code FROM raw.trade WHERE file_id = %s AND row_number = 2",
+                             [august]).fetchone()[0]
+    conn.execute("UPDATE raw.trade SET hs_code = 'XX' WHERE file_id = %s AND row_number = 2", [august])
+    try:
+        gate = quality.quality_gate(settings)
+        assert not gate.success
+        [fail] = [f for f in gate.blocking if f.suite == "raw.trade"]
+        assert fail.expectation == "trade_rows_as_contracted" and fail.unexpected_count == 2, fail
+        got = {(s["file_id"], s["row_number"], s["broken_columns"].strip()) for s in fail.sample}
+        assert got == {(receipt.file_id, new_rows[0], "hs_code"), (receipt.file_id, new_rows[1], "direction")}
+        # the window was the new file's month only: its partition, and the files after the last pass
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN " + next(s.query for s in all_suites(f"file_id in ({receipt.file_id})", [TO])
+                              if s.name == "raw.trade")).fetchall())
+        assert f"trade_{TO.replace('-', '_')}" in plan and "trade_2025_08" not in plan
+    finally:
+        conn.execute("UPDATE raw.trade SET hs_code = %s WHERE file_id = %s AND row_number = 2", [august_hs, august])
+        for r, col in zip(new_rows, ("hs_code", "direction")):
+            conn.execute(f"UPDATE raw.trade SET {col} = o.{col} FROM raw.trade o WHERE raw.trade.file_id = %s "
+                         f"AND raw.trade.row_number = %s AND o.file_id = %s AND o.row_number = %s",
+                         [receipt.file_id, r, old_id, r])
+    assert quality.quality_gate(settings).success
 
 
 def test_corrupted_mart_input_blocks_the_next_run(wh, settings):

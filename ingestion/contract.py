@@ -267,6 +267,9 @@ def raw_ddl() -> list[str]:
                 f"  file_id bigint NOT NULL,\n  row_number integer NOT NULL,\n  {cols},\n"
                 "  PRIMARY KEY (file_id, row_number)\n)"
             )
+            # a sheet's key across months (项目编号): intake looks a project up in earlier ledgers
+            stmts += [f"CREATE INDEX IF NOT EXISTS {sheet.name}_{c.name} ON {sheet.raw_table} ({c.name})"
+                      for c in sheet.columns if c.unique]
         if sheet.bulk:  # rows arrive in file order, so a BRIN range index finds a file's rows cheaply
             stmts.append(f"CREATE INDEX IF NOT EXISTS {sheet.name}_file_brin ON {sheet.raw_table} "
                          "USING brin (file_id)")

@@ -170,20 +170,40 @@ def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: st
     the same comparison as the gate's paid_in_cumulative_non_decreasing, which blocks any
     decrease not flagged here.
     """
+    # The last ledger lists nearly every project: read it (one file's rows, by the primary key),
+    # and look further back (by the project_id index) only for the projects it does not list,
+    # so the cost is the month's, not the city's history.
     rows = conn.execute(
         """
-        WITH prev AS (
-            SELECT DISTINCT ON (p.project_id) p.project_id, p.paid_in_cumulative
-            FROM audit.submissions_in_force AS s
-            JOIN raw.projects AS p ON p.file_id = s.file_id
-            WHERE s.city_code = %(city)s AND s.kind = 'workbook' AND s.period < %(period)s
-              AND p.project_id IN (SELECT project_id FROM raw.projects WHERE file_id = %(file_id)s)
-            ORDER BY p.project_id, s.period DESC, s.file_id DESC
+        WITH ledgers AS (
+            SELECT file_id, period FROM audit.submissions_in_force
+            WHERE city_code = %(city)s AND kind = 'workbook' AND period < %(period)s
+        ),
+        cur AS (
+            SELECT row_number, project_id, paid_in_cumulative FROM raw.projects WHERE file_id = %(file_id)s
+        ),
+        last_ledger AS (
+            SELECT project_id, paid_in_cumulative FROM raw.projects
+            WHERE file_id = (SELECT file_id FROM ledgers ORDER BY period DESC LIMIT 1)
+        ),
+        earlier AS (
+            SELECT cur.project_id, e.paid_in_cumulative
+            FROM cur
+            CROSS JOIN LATERAL (
+                SELECT p.paid_in_cumulative FROM raw.projects AS p JOIN ledgers AS l ON l.file_id = p.file_id
+                WHERE p.project_id = cur.project_id ORDER BY l.period DESC LIMIT 1
+            ) AS e
+            WHERE NOT EXISTS (SELECT 1 FROM last_ledger AS x WHERE x.project_id = cur.project_id)
+        ),
+        prev AS (
+            SELECT project_id, paid_in_cumulative FROM last_ledger
+            UNION ALL
+            SELECT project_id, paid_in_cumulative FROM earlier
         )
         SELECT cur.row_number, cur.paid_in_cumulative, prev.paid_in_cumulative
-        FROM raw.projects AS cur
+        FROM cur
         JOIN prev ON prev.project_id = cur.project_id
-        WHERE cur.file_id = %(file_id)s AND cur.paid_in_cumulative < prev.paid_in_cumulative
+        WHERE cur.paid_in_cumulative < prev.paid_in_cumulative
         ORDER BY cur.row_number
         """,
         {"city": city_code, "period": period, "file_id": file_id},
@@ -463,6 +483,8 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
             for attempt in (1, 2):
                 try:
                     receipts.append(ingest_file(p, conn, settings, allow_shrink=allow_shrink))
+                    if receipts[-1].kind == "workbook" and receipts[-1].rows_loaded:
+                        _analyze_if_stale(conn, PROJECTS.raw_table)
                     break
                 except Exception as exc:  # the connection is gone, or recording the rejection failed
                     lost = conn.broken or conn.closed
@@ -478,6 +500,16 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
     finally:
         conn.close()
     return receipts
+
+
+def _analyze_if_stale(conn, table: str) -> None:
+    """ANALYZE ``table`` once a tenth of it changed since its statistics, as autovacuum would, but
+    now: a backfill adds ledgers faster than autovacuum wakes, and the next ledger's paid-in check
+    must not be planned on a table the statistics think is a hundred times smaller."""
+    row = conn.execute("SELECT s.n_mod_since_analyze, greatest(c.reltuples, 0) FROM pg_stat_user_tables s "
+                       "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = %s::regclass", [table]).fetchone()
+    if row and row[0] > 0.1 * row[1] + 1000:
+        conn.execute(f"ANALYZE {table}")
 
 
 def _analyze_loaded_months(conn, receipts: list[Receipt]) -> None:

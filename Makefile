@@ -70,7 +70,7 @@ bench-intake: install sysdeps
 bench-build: install sysdeps
 	$(BIN)/python benchmarks/bench_build.py
 
-# About an hour on 2 cores the first time (the samples, ~8 GB, are kept in .openecon/bench/).
+# About an hour and a half on 2 cores the first time (the samples, ~7 GB, are kept in .openecon/bench/).
 bench-month: install sysdeps
 	$(BIN)/python benchmarks/bench_month.py
 

@@ -10,7 +10,9 @@ BENCH_MONTH_SCALE (default 10: 长沙 ≈ 1 M trade rows a month, the province �
 2. for 1 and for 3 years of history: ingest the history (two processes), build it once, ingest the
    new month (two processes), build + gate it incrementally (dbt and GX apart), a bare SQL
    aggregation of the month's trade rows, the database size;
-3. on the 3-year warehouse: the quarter's three documents, and BI latency (p95 of 20 runs).
+3. on the longest history: the quarter's three documents, and BI latency (p95 of 20 runs).
+
+BENCH_MONTH_YEARS (default 1,3) sets the histories compared.
 
 Every stage is a process of its own, the `openecon` command an operator runs, under GNU time:
 wall time and peak RSS of each. Prints every figure beside its anchor and target and exits 1
@@ -48,7 +50,7 @@ from ingestion.contract import TRADE  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_MONTH_SCALE", "10"))
 NEW_MONTH = os.environ.get("BENCH_MONTH_PERIOD", "2024-12")  # a quarter's and a year's last month
-YEARS = (1, 3)
+YEARS = tuple(int(y) for y in os.environ.get("BENCH_MONTH_YEARS", "1,3").split(","))  # history to compare
 SAMPLE = BENCH / f"month-s{SCALE:g}"
 OPENECON = str(Path(sys.executable).with_name("openecon"))
 GNU_TIME = "/usr/bin/time"
@@ -230,6 +232,22 @@ class Figure:
     target: str = ""
     ok: bool | None = None
 
+    def row(self) -> str:
+        met = "" if self.ok is None else ("yes" if self.ok else "**no**")
+        return f"| {self.name} | {self.value} | {self.anchor} | {self.target} | {met} |"
+
+
+class Figures(list):
+    """The figures of the run, each printed as soon as it is measured (a run cut short keeps them)."""
+
+    def __iadd__(self, figures):
+        for f in figures:
+            print("  " + f.row(), flush=True)
+        return super().__iadd__(figures)
+
+    def append(self, figure: Figure) -> None:
+        self += [figure]
+
 
 def main() -> int:
     if not Path(GNU_TIME).exists():
@@ -238,7 +256,7 @@ def main() -> int:
     server = EmbeddedPostgres(settings)
     server.start()
     ensure_samples()
-    figures: list[Figure] = []
+    figures = Figures()
     peaks: dict[str, float] = {}
     new_files = files_of([NEW_MONTH])
     new_trade = [f for f in new_files if f.suffix == ".csv"]
@@ -279,7 +297,7 @@ def main() -> int:
                "interpreter, imports, connect, migrations check", "≤ 0.3 s", startup <= 0.3),
     ]
 
-    # 2. the cycle on 1 and 3 years of history
+    # 2. the cycle on each history
     cycle: dict[int, dict] = {}
     for years in YEARS:
         history = months(shift(NEW_MONTH, -12 * years), shift(NEW_MONTH, -1))
@@ -297,29 +315,30 @@ def main() -> int:
         peaks[f"ingest {years} y of history"] = hist.peak_mb
         peaks[f"first build of {years} y"] = first.peak_mb
         peaks[f"incremental build ({years} y)"] = incr.peak_mb
-        print(f"{years} y: history {rows:,} trade rows ingested in {hist.seconds:.0f} s, first build "
-              f"{first.seconds:.0f} s (dbt {first_dbt:.0f}, gate {first_gx:.0f}); month ingest "
-              f"{month.seconds:.1f} s, build + gate {incr.seconds:.1f} s (dbt {dbt_s:.1f}, gate {gx_s:.1f}); "
-              f"{size:,.0f} MB", flush=True)
-    one, three = cycle[1], cycle[3]
-    for years, c in cycle.items():
+        print(f"{years} y: first build {first.seconds:.0f} s (dbt {first_dbt:.0f}, gate {first_gx:.0f}); "
+              f"month ingest {month.seconds:.1f} s", flush=True)
         figures += [
-            Figure(f"history ingest, {years} y ({c['rows'] / 1e6:.1f} M trade rows)",
-                   f"{c['rows'] / c['hist'].seconds / 1e6:.2f} M rows/s",
+            Figure(f"history ingest, {years} y ({rows / 1e6:.1f} M trade rows)",
+                   f"{rows / hist.seconds / 1e6:.2f} M rows/s",
                    f"single file {single_rate / 1e6:.2f} M rows/s", "same rate (≥ 0.9×)",
-                   c['rows'] / c['hist'].seconds >= 0.9 * single_rate),
-            Figure(f"month build + gate on {years} y", f"{c['incr'].seconds:.1f} s",
-                   f"bare SQL aggregation {c['agg']:.2f} s (×{c['incr'].seconds / c['agg']:.0f})", "≤ 40 s",
-                   c['incr'].seconds <= 40),
-            Figure("  of which dbt / GX", f"{c['dbt']:.1f} s / {c['gx']:.1f} s"),
+                   rows / hist.seconds >= 0.9 * single_rate),
+            Figure(f"month build + gate on {years} y", f"{incr.seconds:.1f} s",
+                   f"bare SQL aggregation {agg:.2f} s (×{incr.seconds / agg:.0f})", "≤ 40 s", incr.seconds <= 40),
+            Figure("  of which dbt / GX", f"{dbt_s:.1f} s / {gx_s:.1f} s"),
         ]
-    ratio = three["incr"].seconds / one["incr"].seconds
-    figures += [
-        Figure("month build + gate, 3 y / 1 y", f"{ratio:.2f}", "", "≤ 1.2", ratio <= 1.2),
-        Figure("  dbt 3 y / 1 y, GX 3 y / 1 y", f"{three['dbt'] / one['dbt']:.2f}, {three['gx'] / one['gx']:.2f}"),
-        Figure("database size per year of history", f"{(three['size'] - one['size']) / 2 / 1024:.1f} GB",
-               f"1 y {one['size'] / 1024:.1f} GB, 3 y {three['size'] / 1024:.1f} GB"),
-    ]
+    one, many = cycle[min(YEARS)], cycle[max(YEARS)]
+    if len(cycle) > 1:
+        a, b = min(YEARS), max(YEARS)
+        ratio = many["incr"].seconds / one["incr"].seconds
+        figures += [
+            Figure(f"month build + gate, {b} y / {a} y", f"{ratio:.2f}", "", "≤ 1.2", ratio <= 1.2),
+            Figure(f"  dbt {b} y / {a} y, GX {b} y / {a} y",
+                   f"{many['dbt'] / one['dbt']:.2f}, {many['gx'] / one['gx']:.2f}"),
+            Figure("database size per year of history", f"{(many['size'] - one['size']) / (b - a) / 1024:.1f} GB",
+                   f"{a} y {one['size'] / 1024:.1f} GB, {b} y {many['size'] / 1024:.1f} GB"),
+        ]
+    else:
+        figures.append(Figure("database size per year of history", f"{one['size'] / min(YEARS) / 1024:.1f} GB"))
 
     # 3. documents and BI on the 3-year warehouse
     quarter, year = f"{NEW_MONTH[:4]}Q{(int(NEW_MONTH[5:]) - 1) // 3 + 1}", NEW_MONTH[:4]
@@ -352,13 +371,12 @@ def main() -> int:
           f"scale {SCALE:g}, new month {NEW_MONTH} ({month_rows:,} trade rows)\n")
     print("| figure | measured | anchor | target | met |\n|---|---|---|---|---|")
     for f in figures:
-        met = "" if f.ok is None else ("yes" if f.ok else "**no**")
-        print(f"| {f.name} | {f.value} | {f.anchor} | {f.target} | {met} |")
+        print(f.row())
     print("\npeak RSS per process (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
-    print("\ndbt nodes whose time grew most from 1 y to 3 y of history (incremental month, seconds):")
-    grown = sorted(three["nodes"], key=lambda n: three["nodes"][n] - one["nodes"].get(n, 0.0), reverse=True)
+    print(f"\ndbt nodes whose time grew most from {min(YEARS)} y to {max(YEARS)} y of history (incremental month, s):")
+    grown = sorted(many["nodes"], key=lambda n: many["nodes"][n] - one["nodes"].get(n, 0.0), reverse=True)
     for n in grown[:10]:
-        print(f"  {one['nodes'].get(n, 0.0):6.2f} -> {three['nodes'][n]:6.2f}  {n}")
+        print(f"  {one['nodes'].get(n, 0.0):6.2f} -> {many['nodes'][n]:6.2f}  {n}")
     return 0 if all(f.ok is not False for f in figures) else 1
 
 

@@ -323,8 +323,8 @@ def dbt_sources_yml() -> str:
                 f"          - name: {c.name}",
                 f"            description: \"{c.header}. {c.doc}\"",
             ]
-            # Bulk tables: the columns are NOT NULL by DDL and intake validated every row; a
-            # full scan per build would make every build cost in proportion to history.
+            # Bulk tables: intake validated every row and the gate checks each new month's
+            # (one scan, expectations.suites.bulk_rule); a dbt test per column would not scale.
             if c.required and not sheet.bulk:
                 lines += _not_null_test()
     return "\n".join(lines) + "\n"

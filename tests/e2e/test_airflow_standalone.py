@@ -4,7 +4,7 @@ One server for the module (start-up is the expensive part): it lists our DAGs, r
 `submissions_ingest` for a month and the asset-triggered `warehouse_build`, then
 backfills three months (8 cron runs) and checks the marts equal three single
 month-by-month runs, re-runs a month as a no-op, and finally stops with nothing left
-running.
+running. The month-by-month reference is computed while the server starts up.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def inbox(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def standalone(airflow_db, settings):  # airflow_db: migrated, with the openecon pool
+def standalone(airflow_db, settings, inbox):  # airflow_db: migrated, with the openecon pool
     from orchestration import runtime as airflow_runtime
 
     port = _free_port()
@@ -135,9 +135,13 @@ def standalone(airflow_db, settings):  # airflow_db: migrated, with the openecon
     with open(log_path, "wb") as log:
         proc = airflow_runtime.start_standalone(settings, port, extra_env=extra, stdout=log)
         try:
+            # The backfill's reference, computed in-process while the server starts (a minute of
+            # waiting otherwise): starting reaches no warehouse (new DAGs are paused, and the first
+            # test resets the warehouse before it unpauses any).
+            reference = month_by_month(settings, inbox)
             airflow_runtime.wait_healthy(port, timeout=240, proc=proc)
             api = Api(f"http://127.0.0.1:{port}", airflow_runtime.UI_USER, airflow_runtime.ui_password(settings))
-            yield {"proc": proc, "api": api, "log": log_path}
+            yield {"proc": proc, "api": api, "log": log_path, "month_by_month": reference}
         finally:
             airflow_runtime.stop_standalone(proc)
 
@@ -218,7 +222,7 @@ def month_by_month(settings, inbox: Path) -> dict:
 
 def test_backfill_of_three_months_equals_month_by_month_runs_and_rerun_is_noop(standalone, settings, inbox):
     api = standalone["api"]
-    single = month_by_month(settings, inbox)
+    single = standalone["month_by_month"]
     assert single["fct_park_month"][0] == 43 * len(MONTHS) and single["kpi_city_month"][0] > 0
 
     reset_warehouse(settings)

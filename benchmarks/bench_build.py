@@ -8,7 +8,6 @@ Target: incremental(5 y) / incremental(1 y) <= 1.3.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench_env import BENCH as STATE
-from bench_env import isolate
+from bench_env import isolate, node_seconds
 
 isolate("state-build", "output-build", 54339)
 
@@ -45,12 +44,6 @@ def timed_build(settings: Settings, *extra: str) -> float:
     return time.perf_counter() - t
 
 
-def node_seconds(settings: Settings) -> dict[str, float]:
-    """Per-node execution time of the last dbt invocation (models, tests, seeds)."""
-    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in results}
-
-
 def history_run(settings: Settings, sample: Path, start: str) -> tuple[float, int, dict[str, float]]:
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         for s in SCHEMAS:
@@ -60,7 +53,7 @@ def history_run(settings: Settings, sample: Path, start: str) -> tuple[float, in
     timed_build(settings)  # the history, built once
     ingest_paths(files_between(sample, NEW_MONTH, NEW_MONTH), settings)
     seconds = timed_build(settings)  # the new month, incrementally
-    nodes = node_seconds(settings)
+    nodes = node_seconds(settings.dbt_target_dir)
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         rows = conn.execute("SELECT count(*) FROM raw.trade").fetchone()[0]
     return seconds, rows, nodes

@@ -3,6 +3,7 @@ and Postgres port, so a run never touches the user's warehouse (settings read th
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -20,3 +21,9 @@ def isolate(state: str, output: str, default_port: int) -> Path:
     os.environ.pop("OPENECON_DATABASE_URL", None)
     sys.path.insert(0, str(ROOT))
     return BENCH / state
+
+
+def node_seconds(dbt_target_dir: Path) -> dict[str, float]:
+    """Per-node execution time of the last dbt invocation (models, tests, seeds)."""
+    results = json.loads((dbt_target_dir / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in results}

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bench_env import BENCH, ROOT, isolate
+from bench_env import BENCH, ROOT, isolate, node_seconds
 
 isolate("state-month", "output-month", 54369)
 
@@ -76,7 +76,7 @@ def run(cmd: list[str]) -> Run:
                               cwd=ROOT)
         seconds = time.perf_counter() - t
         kb = int(Path(out.name).read_text().strip().splitlines()[-1])
-    if proc.returncode not in (0,):
+    if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:3])} … failed (exit {proc.returncode}):\n"
                          f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return Run(seconds, kb / 1024, proc.stdout)
@@ -310,8 +310,7 @@ def main() -> int:
         with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
             agg = bare_aggregation(conn, NEW_MONTH)
             size = database_mb(conn)
-        cycle[years] = dict(hist=hist, rows=rows, first=first, month=month, incr=incr, dbt=dbt_s, gx=gx_s,
-                            agg=agg, size=size, nodes=node_seconds(settings))
+        cycle[years] = dict(incr=incr, dbt=dbt_s, gx=gx_s, size=size, nodes=node_seconds(settings.dbt_target_dir))
         peaks[f"ingest {years} y of history"] = hist.peak_mb
         peaks[f"first build of {years} y"] = first.peak_mb
         peaks[f"incremental build ({years} y)"] = incr.peak_mb
@@ -340,7 +339,7 @@ def main() -> int:
     else:
         figures.append(Figure("database size per year of history", f"{one['size'] / min(YEARS) / 1024:.1f} GB"))
 
-    # 3. documents and BI on the 3-year warehouse
+    # 3. documents and BI on the longest history
     quarter, year = f"{NEW_MONTH[:4]}Q{(int(NEW_MONTH[5:]) - 1) // 3 + 1}", NEW_MONTH[:4]
     docs = [run([OPENECON, "bulletin", "--period", quarter]), run([OPENECON, "bulletin", "--period", NEW_MONTH]),
             run([OPENECON, "appraisal", "--period", quarter if quarter[-1] != "4" else year])]
@@ -378,14 +377,6 @@ def main() -> int:
     for n in grown[:10]:
         print(f"  {one['nodes'].get(n, 0.0):6.2f} -> {many['nodes'][n]:6.2f}  {n}")
     return 0 if all(f.ok is not False for f in figures) else 1
-
-
-def node_seconds(settings: Settings) -> dict[str, float]:
-    """Per-node execution time of the last dbt invocation (models, tests, seeds)."""
-    import json
-
-    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in results}
 
 
 if __name__ == "__main__":

@@ -77,12 +77,12 @@ def _partition_existing(conn: psycopg.Connection, sheet: Sheet) -> None:
     periods = [p for (p,) in conn.execute(
         f"""SELECT DISTINCT s.period FROM audit.submissions s
             WHERE s.file_id IN (SELECT DISTINCT file_id FROM {old}) ORDER BY 1""").fetchall()]
-    cols = ", ".join(["file_id", "row_number", *(c.name for c in sheet.columns)])
+    cols = ["file_id", "row_number", *(c.name for c in sheet.columns)]
     moved = 0
     for period in periods:
         name = month_partition(conn, sheet, period)
         moved += conn.execute(
-            f"""INSERT INTO {name} ({cols}) SELECT {', '.join('t.' + c for c in cols.split(', '))} FROM {old} t
+            f"""INSERT INTO {name} ({', '.join(cols)}) SELECT {', '.join('t.' + c for c in cols)} FROM {old} t
                 JOIN audit.submissions s ON s.file_id = t.file_id WHERE s.period = %s""", [period]).rowcount
     left = conn.execute(f"SELECT count(*) FROM {old}").fetchone()[0] - moved
     if left:

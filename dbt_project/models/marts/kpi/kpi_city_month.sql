@@ -113,7 +113,8 @@ province as (
         case
             when max(c.kind) = 'ratio' or sum(case when c.has_figure then 1 else 0 end) = 0 then null
             -- unknown when a contributing city's 当月 is (a combined 1–2月, a month missing before)
-            when sum(case when c.has_figure then 1 else 0 end) <> count(case when c.has_figure then c.value_month end) then null
+            when sum(case when c.has_figure then 1 else 0 end)
+                 <> count(case when c.has_figure then c.value_month end) then null
             when max(c.kind) = 'distinct' then max(e.enterprises_month)
             else sum(case when c.has_figure then c.value_month end)
         end as value_month,

@@ -259,7 +259,13 @@ def test_standalone_stops_on_ctrl_c_without_leftover_processes(standalone):
 
     proc = standalone["proc"]
     assert airflow_runtime.session_pids(proc.pid), "standalone should still be running here"
-    standalone["api"].http.close()  # no keep-alive connection for the API server to wait on
+    # The builds above publish assets that trigger the report DAGs; Ctrl-C lets running tasks
+    # finish (the executor waits for them), so this checks the stop of an idle standalone.
+    api = standalone["api"]
+    api.wait("no DAG run queued or running",
+             lambda: not api("GET", "/dags/~/dagRuns", params={"state": ["queued", "running"], "limit": 1})
+             ["total_entries"], timeout=600, every=2)
+    api.http.close()  # no keep-alive connection for the API server to wait on
     t = time.monotonic()
     forced = airflow_runtime.stop_standalone(proc, timeout=90)
     print(f"standalone stopped in {time.monotonic() - t:.1f}s")

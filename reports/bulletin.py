@@ -655,23 +655,37 @@ def _not_reported_rows(rows: list[dict]) -> list[list[dict]]:
     return out
 
 
+# A project list longer than this prints its largest projects (by 合同投资额) in the PDF, in the
+# list's order, and says where the rest are: the XLSX sheet of the same name has every row. At the
+# province's real volume a list runs to thousands of projects, which no one reads on paper (and
+# which took WeasyPrint minutes and gigabytes).
+PDF_LIST_ROWS = 50
+_CONTRACT = BASE_COLS.index("合同投资额（亿元）")
+
+
+def project_list(sheet: str, title: str, rows: list[list[dict]], extra: list[str], note: str | None = None) -> dict:
+    """A project table 表2..5: every row for the XLSX, at most PDF_LIST_ROWS of them for the PDF."""
+    table = {"sheet": sheet, "title": title, "rows": rows, "columns": [{"header": h} for h in BASE_COLS + extra],
+             "note": note}
+    if len(rows) > PDF_LIST_ROWS:
+        largest = sorted(range(len(rows)), key=lambda i: (-(rows[i][_CONTRACT].get("value") or 0), i))
+        table["pdf_rows"] = [rows[i] for i in sorted(largest[:PDF_LIST_ROWS])]
+        table["pdf_omitted"] = (f"共{len(rows)}个项目，本表列出合同投资额最大的{PDF_LIST_ROWS}个，"
+                                f"其余{len(rows) - PDF_LIST_ROWS}个见XLSX“{sheet}”表。")
+    return table
+
+
 def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> list[dict]:
     """表1 四率, then the project lists 表2..6 and the files not reported 表7."""
-    def columns(extra):
-        return [{"header": h} for h in BASE_COLS + extra]
-
     return [
         _rate_table(k, period),
-        {"sheet": "逾期项目", "title": "表2  逾期项目清单", "rows": projects["overdue"],
-         "columns": columns(["逾期类型", "起算日期", "已历月数"]),
-         "note": "签约超过6个月仍处于签约或注册阶段；注册超过12个月仍未投产（终止项目除外）。"},
-        {"sheet": "资金停滞", "title": "表3  资金到位停滞项目清单", "rows": projects["stalled"],
-         "columns": columns(["累计实际到位资金", "资金到位率（%）"]),
-         "note": f"累计实际到位资金与{shift(period.ym, -3)}台账相同且未足额到位的在建项目。"},
-        {"sheet": "阶段变化", "title": "表4  本月阶段变化及新入库项目", "rows": projects["changes"],
-         "columns": columns(["上月阶段", "备注"])},
-        {"sheet": "终止项目", "title": f"表5  {period.year}年终止项目", "rows": projects["terminated"],
-         "columns": columns(["终止前阶段", "终止月份"])},
+        project_list("逾期项目", "表2  逾期项目清单", projects["overdue"], ["逾期类型", "起算日期", "已历月数"],
+                     "签约超过6个月仍处于签约或注册阶段；注册超过12个月仍未投产（终止项目除外）。"),
+        project_list("资金停滞", "表3  资金到位停滞项目清单", projects["stalled"],
+                     ["累计实际到位资金", "资金到位率（%）"],
+                     f"累计实际到位资金与{shift(period.ym, -3)}台账相同且未足额到位的在建项目。"),
+        project_list("阶段变化", "表4  本月阶段变化及新入库项目", projects["changes"], ["上月阶段", "备注"]),
+        project_list("终止项目", f"表5  {period.year}年终止项目", projects["terminated"], ["终止前阶段", "终止月份"]),
         {"sheet": "到位资金更正", "title": "表6  到位资金更正（核减）项目清单", "rows": projects["revisions"],
          "columns": [{"header": h} for h in ("市州", "项目编号", "项目名称", "上期台账", "上期累计实际到位资金",
                                              "本月累计实际到位资金", "核减额", "单位", "报送文件")],

@@ -127,6 +127,32 @@ def test_monthly_scheduling_report(built, settings):
     assert "数据来源" in xlsx_parts(res["paths"][2])["xl/workbook.xml"]
 
 
+def test_long_project_lists_print_their_largest_projects_and_the_xlsx_has_all(built, settings, monkeypatch):
+    """表2 in the PDF: the largest projects by 合同投资额, the count of the rest and where they are;
+    the XLSX sheet lists every overdue project (the expectation is computed from the mart here)."""
+    from python_calamine import CalamineWorkbook
+
+    from reports import bulletin
+
+    overdue = built["conn"].execute(
+        "SELECT project_id, contract_amount_100m_cny FROM marts.monthly_scheduling WHERE period = '2025-08' "
+        "AND (is_overdue_not_started OR is_overdue_not_producing) ORDER BY city_code, project_id").fetchall()
+    assert len(overdue) >= 3, "the sample should have a few overdue projects"
+    limit = len(overdue) // 2
+    ranked = sorted(range(len(overdue)), key=lambda i: (-float(overdue[i][1] or 0), i))
+    shown = {overdue[i][0] for i in ranked[:limit]}
+    monkeypatch.setattr(bulletin, "PDF_LIST_ROWS", limit)
+    res = render(settings, "2025-08", built["out"])
+    text = compact(pdf_text(res["paths"][1]))
+    table2 = text[text.index("表2逾期项目清单"):text.index("表3")]
+    assert {pid for pid, _ in overdue if pid in table2} == shown
+    rest = len(overdue) - limit
+    assert f"共{len(overdue)}个项目，本表列出合同投资额最大的{limit}个，其余{rest}个见XLSX“逾期项目”表" in table2
+    sheet = CalamineWorkbook.from_path(str(res["paths"][2])).get_sheet_by_name("逾期项目").to_python()
+    listed = [c for row in sheet for c in row if isinstance(c, str) and c in {pid for pid, _ in overdue}]
+    assert sorted(listed) == sorted(pid for pid, _ in overdue)
+
+
 def test_versions_and_injection(built, settings):
     conn = built["conn"]
     first = render(settings, "2025Q3", built["out"])

@@ -180,3 +180,19 @@ def test_bulletin_cards_follow_the_rule(built):
     assert carded > 0
     zone = {r["city_code"] for r in rows if r["is_demo_zone_city"]}
     assert zone == {"430400", "431000", "431100", "433100", "431200", "430500"}
+
+
+@pytest.mark.parametrize("table, grain", [("marts.fct_project_month", ["project_id", "period"]),
+                                          ("marts.monthly_scheduling", ["period", "project_id"])])
+def test_the_project_grain_is_a_primary_key_that_refuses_a_second_row(built, table, grain):
+    """One row per project and month is the tables' primary key (the contract's), checked on every
+    row a build writes; so no dbt test scans the whole history for duplicates each build."""
+    import psycopg
+
+    pk = built.execute("""SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_constraint AS c
+                          CROSS JOIN unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+                          JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                          WHERE c.conrelid = %s::regclass AND c.contype = 'p'""", [table]).fetchone()[0]
+    assert pk == grain
+    with pytest.raises(psycopg.errors.UniqueViolation), built.transaction():
+        built.execute(f"INSERT INTO {table} SELECT * FROM {table} LIMIT 1")

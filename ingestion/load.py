@@ -25,7 +25,6 @@ from core.settings import Settings
 from ingestion.contract import FILE_PATTERNS, PROJECTS, TRADE, sheets_of_kind
 from ingestion.issues import FileRejected, Issue, Loaded, printable
 from ingestion.schema import month_partition, partition_name
-from ingestion.trade import stream_trade
 
 RECEIPT_ISSUES = 20  # first errors printed on a receipt; all are stored
 RECONNECT_SECONDS = 60  # how long a lost database connection is waited for before giving up
@@ -147,6 +146,9 @@ def _load_workbook(conn, path: Path, file_id: int, city_code: str, period: str, 
 
 
 def _load_trade(conn, path: Path, file_id: int, period: str, settings: Settings) -> Loaded:
+    # Imported here: Arrow and numpy (about 0.3 s) are what a trade file needs, not every ingest.
+    from ingestion.trade import stream_trade
+
     cols = ["file_id", "row_number", *(c.name for c in TRADE.columns)]
     cur = conn.cursor()
     # Straight into the month's partition (its default fills the partition key); the queued

@@ -317,3 +317,14 @@ def test_cli_prints_receipts_and_exit_code(warehouse, settings, tmp_path):
     assert proc.returncode == 1
     assert "已拒收 rejected" in proc.stdout and "wrong_content" in proc.stdout
     assert f"{CITY}_202508.xlsx" in proc.stdout
+
+
+def test_the_ingest_command_imports_no_data_library_before_it_meets_a_file():
+    """Start-up is paid by every ingest (and every mapped Airflow task): what only one kind of file
+    needs (Arrow and numpy for trade CSVs, pandas for workbooks) is imported when one arrives."""
+    heavy = ("numpy", "pyarrow", "pandas", "python_calamine", "great_expectations", "dbt")
+    code = ("import sys, openecon.cli; from ingestion.load import ingest_paths; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == ""

@@ -133,12 +133,40 @@ def raw_scope(conn) -> tuple[dict, str, list[str]]:
         ids = [f["file_id"] for f in files if f["period"] in keep]
         scope = {"rule": f"first run: files in force of the latest {FIRST_RUN_PERIODS} periods", "periods": keep}
     scope["files"] = len(ids)
+    scope["file_ids"] = ids
     if not ids:
         return scope, "false", []
     chosen = set(ids)
     months = sorted({f["period"] for f in files if f["file_id"] in chosen and f["period"]})
     # the literal range lets Postgres use the BRIN index on raw.trade(file_id)
     return scope, f"file_id between {min(ids)} and {max(ids)} and file_id in ({', '.join(map(str, ids))})", months
+
+
+PROJECT_FACTS = "marts.fct_project_month"
+
+
+def project_month_scope(conn, window_ids: list[int]) -> tuple[dict, str]:
+    """Which rows of marts.fct_project_month this run checks: (description, SQL condition).
+
+    A build appends the new ledgers' rows and rebuilds a city's rows from a corrected (or late)
+    ledger's month on; rows before that never change. So the rows to check are, per city, those
+    from the earliest ledger of the window (the files not yet covered by a passing run) on. The
+    whole table is checked when no run passed yet, or when the table is not the one the last
+    pass checked (its oid changed: a full refresh recreated it, a rebuild may have changed any row).
+    """
+    oid = conn.execute("SELECT to_regclass(%s)::oid", [PROJECT_FACTS]).fetchone()[0]
+    last = store.last_passed_scope(conn)
+    checked_oid = ((last or {}).get("marts") or {}).get(PROJECT_FACTS, {}).get("oid")
+    if oid is None or checked_oid != oid:
+        return {"oid": oid, "rule": "whole table (no passing run on this table yet)"}, "true"
+    first = dict(conn.execute(
+        """SELECT city_code, min(period) FROM audit.submissions_in_force
+           WHERE kind = 'workbook' AND file_id = ANY(%s) GROUP BY city_code""", [window_ids]).fetchall())
+    if not first:
+        return {"oid": oid, "rule": "no new ledger", "from_period": {}}, "false"
+    cond = " or ".join(f"(city_code = '{c}' and period >= '{p}')" for c, p in sorted(first.items()))
+    return {"oid": oid, "rule": "per city, from its earliest ledger not checked by a passing run",
+            "from_period": first}, f"({cond})"
 
 
 # Data Docs keep the validation pages of the latest runs; audit.quality_results keeps them all.
@@ -189,8 +217,10 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         dv = current(conn)
         scope, window, months = raw_scope(conn)
+        project_scope, project_window = project_month_scope(conn, scope.pop("file_ids"))
+        scope["marts"] = {PROJECT_FACTS: project_scope}
         specs, skipped = [], []
-        for spec in all_suites(window, months):
+        for spec in all_suites(window, months, project_window):
             if spec.requires and not _relation_exists(conn, spec.requires):
                 log.warning("quality gate: skipping suite %s, %s does not exist yet", spec.name, spec.requires)
                 skipped.append(spec.name)

@@ -50,6 +50,13 @@ def last_passed_max_file_id(conn) -> int | None:
     return None if row is None else _first(row)
 
 
+def last_passed_scope(conn) -> dict | None:
+    """What the latest passing run checked (audit.quality_runs.raw_scope), or None before any pass."""
+    row = conn.execute("SELECT raw_scope FROM audit.quality_runs WHERE success "
+                       "ORDER BY finished_at DESC LIMIT 1").fetchone()
+    return None if row is None else _first(row)
+
+
 def _first(row):
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 

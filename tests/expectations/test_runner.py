@@ -124,6 +124,10 @@ def test_flagged_paid_in_revision_is_a_warning_listed_in_the_scheduling_report(w
 
     gate = quality.quality_gate(settings)
     assert gate.success, gate.summary()
+    # after a pass, the project facts are checked from the corrected ledger's month, in its city only
+    scope = conn.execute("SELECT raw_scope->'marts'->'marts.fct_project_month' FROM audit.quality_runs "
+                         "WHERE run_id = %s", [gate.run_id]).fetchone()[0]
+    assert scope["from_period"] == {city: TO}, scope
     assert not [f for f in gate.failures if f.expectation == "paid_in_cumulative_non_decreasing"]
     [warn] = [f for f in gate.failures if f.expectation == "paid_in_flagged_revisions"]
     assert warn.severity == "warning" and warn.table == "marts.fct_project_month" and warn.unexpected_count == 1
@@ -218,6 +222,10 @@ def test_corrupted_mart_input_blocks_the_next_run(wh, settings):
     transform.dbt(["run", "--select", "int_projects__versioned", "fct_project_month", "--full-refresh"], settings)
     gate = quality.quality_gate(settings)
     assert not gate.success
+    # no new file, but the table was rebuilt (a new oid): all of it is checked again
+    scope = conn.execute("SELECT raw_scope->'marts'->'marts.fct_project_month' FROM audit.quality_runs "
+                         "WHERE run_id = %s", [gate.run_id]).fetchone()[0]
+    assert scope["rule"].startswith("whole table"), scope
     [fail] = [f for f in gate.blocking if f.expectation == "paid_in_cumulative_non_decreasing"]
     assert fail.table == "marts.fct_project_month" and fail.unexpected_count == 1
     assert fail.sample[0]["project_id"] == pid and fail.sample[0]["period"] == "2025-09"

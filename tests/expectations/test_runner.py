@@ -165,6 +165,40 @@ def test_flagged_paid_in_revision_is_a_warning_listed_in_the_scheduling_report(w
     assert body[4:7] == pytest.approx([float(august), revised, float(august) - revised])
 
 
+def test_dbt_tests_of_the_project_facts_read_the_ledgers_no_passing_gate_covered(wh, settings, tmp_path):
+    conn = wh["conn"]
+    # after the passing gate above, a city (not the one corrected above) re-sends its September
+    # ledger with one project renamed: that ledger, and only it, is not covered yet
+    city = conn.execute("SELECT min(city_code) FROM audit.submissions_in_force WHERE kind = 'workbook' "
+                        "AND period = %s AND file_id <= (SELECT up_to_file_id FROM audit.quality_checked_files) "
+                        "AND city_code <> (SELECT city_code FROM audit.submissions_in_force WHERE kind = "
+                        "'workbook' AND period = %s ORDER BY file_id DESC LIMIT 1)", [TO, TO]).fetchone()[0]
+    content = workbook_content(city, TO, SEED, SCALE, city_projects(city, SEED, SCALE, TO))
+    content.sheets[PROJECTS.name][0]["project_name"] += "（更正）"
+    [receipt] = ingest_paths([write_content(tmp_path / f"{city}_{TO.replace('-', '')}.xlsx", content)], settings)
+    assert receipt.status == "superseding", receipt.text()
+    transform.dbt_build(settings)
+    # behind the models' back: 当期到位资金 off by 1 on a project's row of that ledger, and on a
+    # row of another city's August ledger, which the passing gate covered
+    pick = ("SELECT project_id, period FROM marts.fct_project_month WHERE city_code {} %s AND period = %s "
+            "AND previous_period IS NOT NULL ORDER BY project_id LIMIT 1")
+    new_row = conn.execute(pick.format("="), [city, TO]).fetchone()
+    old_row = conn.execute(pick.format("<>"), [city, "2025-08"]).fetchone()
+    bump = "UPDATE marts.fct_project_month SET paid_in_month_10k = paid_in_month_10k + %s " \
+           "WHERE project_id = %s AND period = %s"
+    for row in (new_row, old_row):
+        conn.execute(bump, [1, *row])
+    try:
+        with pytest.raises(transform.StepFailed) as failed:
+            transform.dbt(["test", "--select", "assert_fct_project_month_paid_in_month_sums_to_cumulative_change"],
+                          settings)
+        assert "Got 1 result" in str(failed.value), str(failed.value)[-2000:]
+    finally:
+        for row in (new_row, old_row):
+            conn.execute(bump, [-1, *row])
+    transform.dbt(["test", "--select", "assert_fct_project_month_paid_in_month_sums_to_cumulative_change"], settings)
+
+
 def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tmp_path):
     conn = wh["conn"]
     # a correction of 长沙's September trade file: the same rows, one blank line more at the end

@@ -1,0 +1,28 @@
+{#- What a build's tests over the ledger-partitioned project tables read.
+
+    An incremental build appends the new ledgers' rows and rebuilds a city's rows from a
+    corrected or late ledger's month on (macros/ledger_partitions.sql); rows before that
+    are those the last passing quality gate saw. So the tests read, per city, the rows from
+    its earliest ledger in force not covered by a passing gate (audit.quality_checked_files)
+    on; a full refresh, or a warehouse no gate has passed yet, reads every row. The gate
+    scopes marts.fct_project_month the same way (expectations/runner.py). -#}
+
+{% macro unchecked_ledgers() -%}
+    select city_code, min(period) as from_period
+    from {{ source('audit', 'submissions_in_force') }}
+    where kind = 'workbook'
+    {%- if not flags.FULL_REFRESH %}
+      and file_id > (select coalesce(max(up_to_file_id), 0) from {{ source('audit', 'quality_checked_files') }})
+    {%- endif %}
+    group by city_code
+{%- endmacro %}
+
+
+{#- The rows of ``relation`` (city_code, period) in that scope. -#}
+{% macro unchecked_ledger_rows(relation) -%}
+    select r.*
+    from {{ relation }} as r
+    inner join ({{ unchecked_ledgers() }}) as u
+        on u.city_code = r.city_code
+       and r.period >= u.from_period
+{%- endmacro %}

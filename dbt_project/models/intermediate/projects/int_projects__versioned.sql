@@ -77,15 +77,7 @@ new_rows as (
 {%- if is_incremental() %}
 anchors as (
     -- each project's last row already built: where its new rows continue from
-    select t.*
-    from {{ this }} as t
-    inner join (
-        select project_id, max(period) as period
-        from {{ this }}
-        where project_id in (select project_id from new_rows)
-        group by project_id
-    ) as latest
-        on latest.project_id = t.project_id and latest.period = t.period
+    {{ latest_rows(this, 'project_id', 'period', 'select project_id from new_rows') }}
 ),
 {%- endif %}
 

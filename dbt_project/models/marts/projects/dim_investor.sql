@@ -4,14 +4,14 @@
 -- the new one); the investor's rank and region are those of its most recently
 -- reported project.
 with latest_rows as (
-    select *
-    from (
-        select
-            f.*,
-            row_number() over (partition by f.project_id order by f.period desc) as recency
-        from {{ ref('fct_project_month') }} as f
-    ) as ranked
-    where recency = 1
+    -- each project's latest ledger row: the last period of its current version (by the
+    -- fact's primary key, project_id and period, rather than ranking every row of the history)
+    select f.*
+    from {{ ref('dim_project') }} as c
+    inner join {{ ref('fct_project_month') }} as f
+        on f.project_id = c.project_id
+       and f.period = c.last_seen_period
+    where c.is_current
 ),
 
 projects as (

@@ -114,8 +114,9 @@ FIRST_RUN_PERIODS = 1
 SAMPLE_ROWS = 10
 
 
-def raw_scope(conn) -> tuple[dict, str, list[str]]:
-    """Which raw rows this run validates: (description, SQL condition on file_id, their months).
+def raw_scope(conn) -> tuple[dict, str, list[str], list[int]]:
+    """Which raw rows this run validates: (description, SQL condition on file_id, their months,
+    the file ids).
 
     The files in force that no passing run has covered yet (file ids only grow, so a
     passing run covers every file up to its data version's max_file_id); on the first
@@ -133,13 +134,12 @@ def raw_scope(conn) -> tuple[dict, str, list[str]]:
         ids = [f["file_id"] for f in files if f["period"] in keep]
         scope = {"rule": f"first run: files in force of the latest {FIRST_RUN_PERIODS} periods", "periods": keep}
     scope["files"] = len(ids)
-    scope["file_ids"] = ids
     if not ids:
-        return scope, "false", []
+        return scope, "false", [], ids
     chosen = set(ids)
     months = sorted({f["period"] for f in files if f["file_id"] in chosen and f["period"]})
     # the literal range lets Postgres use the BRIN index on raw.trade(file_id)
-    return scope, f"file_id between {min(ids)} and {max(ids)} and file_id in ({', '.join(map(str, ids))})", months
+    return scope, f"file_id between {min(ids)} and {max(ids)} and file_id in ({', '.join(map(str, ids))})", months, ids
 
 
 PROJECT_FACTS = "marts.fct_project_month"
@@ -216,8 +216,8 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
         dv = current(conn)
-        scope, window, months = raw_scope(conn)
-        project_scope, project_window = project_month_scope(conn, scope.pop("file_ids"))
+        scope, window, months, ids = raw_scope(conn)
+        project_scope, project_window = project_month_scope(conn, ids)
         scope["marts"] = {PROJECT_FACTS: project_scope}
         specs, skipped = [], []
         for spec in all_suites(window, months, project_window):

@@ -11,8 +11,8 @@ import numpy as np
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
 
-# byte -> value, -1 for characters outside the alphabet
-_VALUE = np.full(256, -1, dtype=np.int64)
+# byte -> value, -1 for characters outside the alphabet (int8: a 1 M-code block stays 18 MB)
+_VALUE = np.full(256, -1, dtype=np.int8)
 for _i, _c in enumerate(USCC_CHARS):
     _VALUE[ord(_c)] = _i
 
@@ -35,8 +35,18 @@ def uscc_valid(codes) -> np.ndarray:
     if not ok.any():
         return result
     raw = np.frombuffer("".join(arr[ok]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-    values = _VALUE[raw]
-    in_alphabet = (values >= 0).all(axis=1)
-    expected = (31 - (values[:, :17] @ USCC_WEIGHTS) % 31) % 31
-    result[np.flatnonzero(ok)] = in_alphabet & (values[:, 17] == expected)
+    result[np.flatnonzero(ok)] = uscc_valid_bytes(raw)
     return result
+
+
+def uscc_valid_bytes(raw: np.ndarray) -> np.ndarray:
+    """Which rows of an (n, 18) uint8 array of ASCII codes are valid: alphabet and check character.
+
+    Column by column in int32 (numpy has no fast integer matrix product)."""
+    values = _VALUE[raw]
+    in_alphabet = values.min(axis=1) >= 0
+    total = np.zeros(len(raw), dtype=np.int32)
+    for i, weight in enumerate(USCC_WEIGHTS):
+        total += values[:, i].astype(np.int32) * int(weight)
+    expected = (31 - total % 31) % 31
+    return in_alphabet & (values[:, 17] == expected)

@@ -174,15 +174,20 @@ def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: st
     """
     # The last ledger lists nearly every project: read it (one file's rows, by the primary key),
     # and look further back (by the project_id index) only for the projects it does not list,
-    # so the cost is the month's, not the city's history.
+    # so the cost is the month's, not the city's history. The new rows are uncommitted and have
+    # no statistics (the planner would guess one row and nest loops over them, quadratic in the
+    # ledger's size): copied into an analysed temporary table, the planner sees their number.
+    conn.execute("DROP TABLE IF EXISTS pg_temp.new_ledger")
+    conn.execute(
+        """CREATE TEMPORARY TABLE new_ledger ON COMMIT DROP AS
+           SELECT row_number, project_id, paid_in_cumulative FROM raw.projects WHERE file_id = %s""",
+        [file_id])
+    conn.execute("ANALYZE pg_temp.new_ledger")
     rows = conn.execute(
         """
         WITH ledgers AS (
             SELECT file_id, period FROM audit.submissions_in_force
             WHERE city_code = %(city)s AND kind = 'workbook' AND period < %(period)s
-        ),
-        cur AS (
-            SELECT row_number, project_id, paid_in_cumulative FROM raw.projects WHERE file_id = %(file_id)s
         ),
         last_ledger AS (
             SELECT project_id, paid_in_cumulative FROM raw.projects
@@ -190,7 +195,7 @@ def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: st
         ),
         earlier AS (
             SELECT cur.project_id, e.paid_in_cumulative
-            FROM cur
+            FROM pg_temp.new_ledger AS cur
             CROSS JOIN LATERAL (
                 SELECT p.paid_in_cumulative FROM raw.projects AS p JOIN ledgers AS l ON l.file_id = p.file_id
                 WHERE p.project_id = cur.project_id ORDER BY l.period DESC LIMIT 1
@@ -203,12 +208,12 @@ def _paid_in_revisions(conn, file_id: int, city_code: str, period: str, file: st
             SELECT project_id, paid_in_cumulative FROM earlier
         )
         SELECT cur.row_number, cur.paid_in_cumulative, prev.paid_in_cumulative
-        FROM cur
+        FROM pg_temp.new_ledger AS cur
         JOIN prev ON prev.project_id = cur.project_id
         WHERE cur.paid_in_cumulative < prev.paid_in_cumulative
         ORDER BY cur.row_number
         """,
-        {"city": city_code, "period": period, "file_id": file_id},
+        {"city": city_code, "period": period},
     ).fetchall()
     col = PROJECTS.column("paid_in_cumulative")
     num = lambda d: f"{d.normalize():f}"  # noqa: E731  Decimal('7000.0') -> '7000'

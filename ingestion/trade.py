@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 
 from core.settings import Settings
 from ingestion import contract
-from ingestion.codes import _VALUE, USCC_WEIGHTS
+from ingestion.codes import uscc_valid_bytes
 from ingestion.contract import TRADE, Column, split_unit
 from ingestion.issues import (
     CONTROL_CHARACTERS,
@@ -55,7 +55,7 @@ WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx (a zip) and the ol
 ESCAPE = "openecon.escape"  # decode error handler: a bad byte becomes the lone surrogate U+DC00+byte
 _SURROGATE = re.compile("[\udc00-\udcff]")
 _WHOLE_NUMBER = f"^(?:{NUMBER_PATTERN})$"
-_FORMULA = "^[" + "".join("\\" + p for p in FORMULA_PREFIXES) + "]"
+_FORMULA_BYTES = "".join(FORMULA_PREFIXES).encode("ascii")
 
 
 def _escape_bytes(exc: UnicodeError) -> tuple[str, int]:
@@ -255,9 +255,7 @@ def uscc_valid_arrow(arr: pa.Array) -> np.ndarray:
         else pc.filter(arr, length_ok).cast(pa.binary())
     offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset: fixed.offset + len(fixed) + 1]
     data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
-    values = _VALUE[data.reshape(-1, 18)]
-    expected = (31 - (values[:, :17] @ USCC_WEIGHTS) % 31) % 31
-    result[np.flatnonzero(ok)] = (values >= 0).all(axis=1) & (values[:, 17] == expected)
+    result[np.flatnonzero(ok)] = uscc_valid_bytes(data.reshape(-1, 18))
     return result
 
 
@@ -267,6 +265,22 @@ def _value_bytes(arr: pa.Array) -> np.ndarray:
         return np.empty(0, dtype=np.uint8)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
     return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+
+
+def _starts_with_any(arr: pa.Array, prefixes: bytes) -> np.ndarray:
+    """Which values begin with one of the single ASCII bytes ``prefixes`` (nulls do not): the
+    first byte of each value read off the offsets, 5× faster than a regular expression."""
+    n = len(arr)
+    if not n or arr.buffers()[2] is None:
+        return np.zeros(n, dtype=bool)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    starts = offsets[:-1]
+    hit = (offsets[1:] > starts) & np.isin(data[np.minimum(starts, len(data) - 1)],
+                                            np.frombuffer(prefixes, dtype=np.uint8))
+    if arr.null_count:
+        hit &= _np(pc.is_valid(arr))
+    return hit
 
 
 def _has_control_bytes(data: np.ndarray) -> bool:
@@ -508,7 +522,7 @@ def _check_block(batch: pa.RecordBatch, rows: np.ndarray, file_id: int, names: l
             if listed is not None and normal is not val:
                 listed = pc.is_in(normal, value_set=code_sets[col.name])
             val = normal
-        formula = _np(pc.match_substring_regex(val, _FORMULA))
+        formula = _starts_with_any(val, _FORMULA_BYTES)
         chk.flag(formula, col, written, "formula", "内容不得以 = + - @ 开头（疑似公式）",
                  "text must not start with = + - @ (looks like a formula)")
         checked &= ~formula
@@ -526,7 +540,10 @@ def _check_block(batch: pa.RecordBatch, rows: np.ndarray, file_id: int, names: l
         out[col.name] = val
     issues = sorted((i for i in chk.issues if not blank[np.searchsorted(rows, i.row)]), key=lambda i: i.row)
     bad = chk.bad & ~blank
-    return pa.table(out).filter(pa.array(~bad & ~blank)), bad, blank, issues
+    good = pa.table(out)
+    if bad.any() or blank.any():  # most blocks are clean: no copy of them
+        good = good.filter(pa.array(~bad & ~blank))
+    return good, bad, blank, issues
 
 
 def _first_long_record(stream, limit: int, delimiter: str) -> int | None:

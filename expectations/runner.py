@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 DATASOURCE = "warehouse"
 CHECKPOINT = "openecon_gate"
 DOCS_SITE = "openecon_docs"
+# A windowed suite is validated through a view of its window in this schema, rebuilt every run
+# (it shows what the last gate checked). GX reads a query asset's columns by running the whole
+# query and fetching its rows (great_expectations' column_reflection_fallback): 2.7 GB and
+# seconds for a window of 30 M rows; a view's columns come from the catalog.
+SCOPE_SCHEMA = "quality_scope"
+GATE_LOCK = "openecon.quality_gate"  # one gate at a time: they share the scope views and audit rows
 
 
 @dataclass
@@ -215,6 +221,7 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [GATE_LOCK])  # released when conn closes
         dv = current(conn)
         scope, window, months, ids = raw_scope(conn)
         project_scope, project_window = project_month_scope(conn, ids)
@@ -229,7 +236,7 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
         store.start_run(conn, run_id, started, dv, triggered_by, scope)
         prune_history(settings, KEEP_DOCS_RUNS - 1)  # this run makes it KEEP_DOCS_RUNS
         try:
-            result, rows = _checkpoint(settings, specs, run_id, dv)
+            result, rows = _checkpoint(settings, specs, scope_views(conn, specs), run_id, dv)
         except BaseException:
             # a crashed run is a failed run: no bulletin may rely on an older pass of this data
             conn.execute("UPDATE audit.quality_runs SET finished_at = now(), success = false WHERE run_id = %s",
@@ -264,7 +271,21 @@ def _column_of(kwargs: dict) -> str | None:
     return None
 
 
-def _checkpoint(settings: Settings, specs: list, run_id: str, dv: dict) -> tuple[GateResult, list[dict]]:
+def scope_views(conn, specs: list) -> dict[str, tuple[str, str]]:
+    """(schema, view) of each windowed suite's window, created afresh in SCOPE_SCHEMA."""
+    conn.execute(f"DROP SCHEMA IF EXISTS {SCOPE_SCHEMA} CASCADE")
+    conn.execute(f"CREATE SCHEMA {SCOPE_SCHEMA}")
+    views = {}
+    for spec in specs:
+        if spec.query:
+            view = spec.name.replace(".", "__")
+            conn.execute(f'CREATE VIEW {SCOPE_SCHEMA}."{view}" AS {spec.query}')
+            views[spec.name] = (SCOPE_SCHEMA, view)
+    return views
+
+
+def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str]], run_id: str,
+                dv: dict) -> tuple[GateResult, list[dict]]:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -276,15 +297,14 @@ def _checkpoint(settings: Settings, specs: list, run_id: str, dv: dict) -> tuple
     )
     validation_definitions = []
     for spec in specs:
+        schema, table = views.get(spec.name, (spec.schema, spec.table))
         asset = next((a for a in ds.assets if a.name == spec.name), None)
-        fresh = (spec.query is None and getattr(asset, "table_name", None) == spec.table
-                 and getattr(asset, "schema_name", None) == spec.schema)
-        if asset is not None and not fresh:  # a query asset's window changes every run
+        if asset is not None and (getattr(asset, "table_name", None), getattr(asset, "schema_name", None)) \
+                != (table, schema):  # a suite that became windowed, or an asset of an older version
             ds.delete_asset(spec.name)
             asset = None
         if asset is None:
-            asset = (ds.add_query_asset(name=spec.name, query=spec.query) if spec.query else
-                     ds.add_table_asset(name=spec.name, table_name=spec.table, schema_name=spec.schema))
+            asset = ds.add_table_asset(name=spec.name, table_name=table, schema_name=schema)
         batch_def = next((b for b in asset.batch_definitions if b.name == "whole_table"), None)
         if batch_def is None:
             batch_def = asset.add_batch_definition_whole_table("whole_table")

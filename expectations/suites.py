@@ -85,7 +85,7 @@ class SuiteSpec:
     schema: str
     table: str
     expectations: tuple
-    query: str | None = None  # validate this SELECT instead of the whole table (a window)
+    query: str | None = None  # validate this SELECT (a window) instead of the whole table, through a view of it
     requires: str | None = None  # a relation that must exist, else the suite is skipped
 
     @property
@@ -216,8 +216,7 @@ def _common_staging(cities: list[str]) -> list:
 
 def _staging_suites(view: str, exps: list, window: str) -> list[SuiteSpec]:
     """A staging view's suites: its values on the window's rows, and its column types, which
-    GX reads from the catalog (no row is read, so they check the whole view at no cost; a
-    query asset has no catalog types)."""
+    GX reads from the catalog (no row is read, so they check the whole view at no cost)."""
     is_type = [isinstance(e, gxe.ExpectColumnValuesToBeOfType) for e in exps]
     return [
         SuiteSpec(f"staging.{view}", "staging", view, tuple(e for e, t in zip(exps, is_type) if not t),

@@ -83,7 +83,7 @@ bench-intake: install sysdeps
 bench-build: install sysdeps
 	$(BIN)/python benchmarks/bench_build.py
 
-# About an hour and a half on 2 cores the first time (the samples, ~7 GB, are kept in .openecon/bench/).
+# About half an hour on 2 cores (1 and 3 years of history; the samples, ~27 GB, are kept in .openecon/bench/).
 bench-month: install sysdeps
 	$(BIN)/python benchmarks/bench_month.py
 

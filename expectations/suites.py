@@ -22,6 +22,7 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
@@ -55,18 +56,29 @@ KPI_REPORT_STATUSES = ("reported", "combined", "missing", "partial")
 YOY_BASES = ("complete", "incomplete_this_year", "incomplete_last_year", "combined_last_year", "no_last_year")
 
 
-class ExpectNoRowsBreakingRule(UnexpectedRowsExpectation):
-    """GX ``UnexpectedRowsExpectation`` that always keeps the failing rows as its result.
+FAILING_ROWS = "failing_rows__"  # the column a rule's query adds: how many rows break it
+RULE_SAMPLE_ROWS = 200  # failing rows kept with a result (and shown in Data Docs)
 
-    The stock expectation returns the rows only with result_format COMPLETE, which for
-    column expectations would fetch every unexpected value; this keeps SUMMARY for those
-    and up to GX's MAX_RESULT_RECORDS failing rows here (shown in Data Docs too).
+
+class ExpectNoRowsBreakingRule(UnexpectedRowsExpectation):
+    """GX ``UnexpectedRowsExpectation`` that runs its query once and keeps the failing rows.
+
+    The stock expectation runs the query twice, once for its rows and once wrapped in a count
+    (3.3 s + 1.8 s for the month's 2.2 M trade rows), and returns the rows only with result
+    format COMPLETE, which for column expectations would fetch every unexpected value. Here
+    the query (see ``rule``) returns at most RULE_SAMPLE_ROWS failing rows, each carrying the
+    total count in FAILING_ROWS, so the rows metric alone gives both.
     """
 
+    metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.table",)
+
     def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
-        rc = dict(runtime_configuration or {})
-        rc["result_format"] = {"result_format": "COMPLETE"}
-        return super()._validate(metrics, rc, execution_engine)
+        rows = list(metrics["unexpected_rows_query.table"] or [])
+        count = int(rows[0][FAILING_ROWS]) if rows else 0
+        return {"success": count == 0,
+                "result": {"observed_value": count,
+                           "details": {"unexpected_rows": [{k: v for k, v in r.items() if k != FAILING_ROWS}
+                                                           for r in rows]}}}
 
 
 def rule(name: str, description: str, query: str, meta: dict = BLOCKING) -> ExpectNoRowsBreakingRule:
@@ -75,7 +87,9 @@ def rule(name: str, description: str, query: str, meta: dict = BLOCKING) -> Expe
     # author must: write every {batch} with an alias, dropped here where GX adds its own.
     if not re.search(r"\bjoin\b", query, re.IGNORECASE):
         query = re.sub(r"\{batch\} as \w+", "{batch}", query)
-    return ExpectNoRowsBreakingRule(unexpected_rows_query=query.strip(), description=description,
+    counted = (f"select breaking.*, count(*) over () as {FAILING_ROWS}\nfrom (\n{query.strip()}\n) as breaking\n"
+               f"limit {RULE_SAMPLE_ROWS}")
+    return ExpectNoRowsBreakingRule(unexpected_rows_query=counted, description=description,
                                     meta={**meta, "rule": name})
 
 

@@ -25,10 +25,11 @@ log = logging.getLogger(__name__)
 DATASOURCE = "warehouse"
 CHECKPOINT = "openecon_gate"
 DOCS_SITE = "openecon_docs"
-# A windowed suite is validated through a view of its window in this schema, rebuilt every run
-# (it shows what the last gate checked). GX reads a query asset's columns by running the whole
-# query and fetching its rows (great_expectations' column_reflection_fallback): 2.7 GB and
-# seconds for a window of 30 M rows; a view's columns come from the catalog.
+# A windowed suite is validated through a view of its window in this schema, which exists only
+# while a gate runs (a lasting view would block a migration that changes a column it reads).
+# GX reads a query asset's columns by running the whole query and fetching its rows
+# (great_expectations' column_reflection_fallback): 2.7 GB and seconds for a window of 30 M
+# rows; a view's columns come from the catalog.
 SCOPE_SCHEMA = "quality_scope"
 GATE_LOCK = "openecon.quality_gate"  # one gate at a time: they share the scope views and audit rows
 
@@ -242,6 +243,8 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
             conn.execute("UPDATE audit.quality_runs SET finished_at = now(), success = false WHERE run_id = %s",
                          [run_id])
             raise
+        finally:
+            conn.execute(f"DROP SCHEMA IF EXISTS {SCOPE_SCHEMA} CASCADE")
         result.run_id, result.data_version, result.skipped = run_id, dv, skipped
         result.seconds = round(time.monotonic() - t0, 2)
         store.finish_run(conn, run_id, result, rows, datetime.now(UTC))
@@ -272,7 +275,8 @@ def _column_of(kwargs: dict) -> str | None:
 
 
 def scope_views(conn, specs: list) -> dict[str, tuple[str, str]]:
-    """(schema, view) of each windowed suite's window, created afresh in SCOPE_SCHEMA."""
+    """(schema, view) of each windowed suite's window, created afresh in SCOPE_SCHEMA (dropped
+    again when the run ends; a killed run's views are dropped by the next)."""
     conn.execute(f"DROP SCHEMA IF EXISTS {SCOPE_SCHEMA} CASCADE")
     conn.execute(f"CREATE SCHEMA {SCOPE_SCHEMA}")
     views = {}

@@ -85,12 +85,16 @@ def test_clean_sample_passes_and_results_are_stored(wh, settings):
     # raw was checked on the files not yet passed: on this first run, the latest month's
     assert conn.execute("SELECT raw_scope->'periods' FROM audit.quality_runs WHERE run_id = %s",
                         [gate.run_id]).fetchone()[0] == [TO]
-    # Data Docs: one index listing every suite
+    # the windowed suites read views of their windows that exist only while the gate runs
+    assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'quality_scope'").fetchone()[0] == 0
+    # Data Docs: one index listing every suite, and this run's page of each
     index = settings.data_docs_dir / "index.html"
     assert gate.data_docs_index == str(index)
     page = index.read_text(encoding="utf-8")
     for name in suites:
         assert name in page, name
+    assert {p.parent.parent.name for p in settings.data_docs_dir.glob(f"validations/*/*/{gate.run_id}/*")} \
+        == {s.split(".", 1)[1] for s in suites}
     # ...that opens offline: every page loads its scripts, styles and images from the docs folder
     pages = list(settings.data_docs_dir.rglob("*.html"))
     assert len(pages) > len(suites)

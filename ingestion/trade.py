@@ -253,17 +253,22 @@ def uscc_valid_arrow(arr: pa.Array) -> np.ndarray:
         return result
     fixed = pc.filter(arr, length_ok).cast(pa.binary()).combine_chunks() if isinstance(arr, pa.ChunkedArray) \
         else pc.filter(arr, length_ok).cast(pa.binary())
-    offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset: fixed.offset + len(fixed) + 1]
+    offsets = _offsets(fixed)
     data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
     result[np.flatnonzero(ok)] = uscc_valid_bytes(data.reshape(-1, 18))
     return result
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """The value offsets of a string or binary array (len + 1 of them), without a copy."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
 
 
 def _value_bytes(arr: pa.Array) -> np.ndarray:
     """The bytes of every value of a string or binary array, without a copy (may include null slots)."""
     if len(arr) == 0 or arr.buffers()[2] is None:
         return np.empty(0, dtype=np.uint8)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
+    offsets = _offsets(arr)
     return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
 
 
@@ -273,7 +278,7 @@ def _starts_with_any(arr: pa.Array, prefixes: bytes) -> np.ndarray:
     n = len(arr)
     if not n or arr.buffers()[2] is None:
         return np.zeros(n, dtype=bool)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
+    offsets = _offsets(arr)
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
     starts = offsets[:-1]
     hit = (offsets[1:] > starts) & np.isin(data[np.minimum(starts, len(data) - 1)],
@@ -441,8 +446,7 @@ def stream_trade(path: Path, file_id: int, copy, settings: Settings) -> StreamRe
                 rows = rows + np.searchsorted(np.asarray(skip_at), index, side="right")
             seen += n
             # A record over the limit, though Arrow read it (it fitted in two blocks).
-            length = sum(np.diff(np.frombuffer(c.buffers()[1], np.int32)[c.offset: c.offset + n + 1])
-                         for c in batch.columns) + len(names) - 1
+            length = sum(np.diff(_offsets(c)) for c in batch.columns) + len(names) - 1
             if n and length.max() > limit:
                 raise _line_too_long(path, int(rows[np.argmax(length > limit)]), limit)
             good, bad, blank, issues = _check_block(batch, rows, file_id, names, mapping, code_sets, path.name,

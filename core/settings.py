@@ -89,6 +89,12 @@ class Settings:
         # A correction keeping fewer than this share of the rows it replaces is refused
         # unless ingested with --allow-shrink.
         self.min_superseding_share = num("MIN_SUPERSEDING_SHARE", 0.5)
+        # The documents' 版头 (GB/T 9704): the issuing organ and each kind's 发文字号, a pattern
+        # with {year}, {quarter}, {month} (README "The documents").
+        self.doc_issuer = env.get("OPENECON_DOC_ISSUER") or "湖南省商务厅"
+        self.doc_numbers = {"quarterly": env.get("OPENECON_DOCNO_QUARTERLY") or "湘商通〔{year}〕{quarter}号",
+                            "appraisal": env.get("OPENECON_DOCNO_APPRAISAL") or "湘商考〔{year}〕{quarter}号",
+                            "monthly": env.get("OPENECON_DOCNO_MONTHLY") or "湘商调〔{year}〕{month}号"}
         # Read-only group roles (SPEC §4); dbt reads the same names (dbt_project.yml vars).
         self.bi_reader_role = env.get("OPENECON_BI_READER_ROLE") or "bi_reader"
         self.auditor_role = env.get("OPENECON_AUDITOR_ROLE") or "auditor"

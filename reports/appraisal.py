@@ -1,9 +1,9 @@
-"""绩效考核: the cities' performance appraisal for a year as of a quarter, as HTML and XLSX.
+"""绩效考核: the cities' performance appraisal for a year as of a quarter, as HTML, PDF and XLSX.
 
 Read-only from ``marts.performance_appraisal`` (scores, derivations, totals and ranks are
 computed there, once) plus ``reference.appraisal_scheme`` / ``appraisal_adjustments`` for
 the method text. Published through :mod:`reports.publish` like the bulletins: the versions
-are in ``audit.bulletins`` (kind ``appraisal``), files ``appraisal_<YYYYQn>_v<N>.{html,xlsx}``.
+are in ``audit.bulletins`` (kind ``appraisal``), files ``appraisal_<YYYYQn>_v<N>.{html,pdf,xlsx}``.
 The appraisal is versioned by content (the data version and its rows, ``content_hash``):
 rendering again on the same content reuses the version (no file is rewritten); changed
 content gives v<N+1> listing the totals that moved. Beside them, ``.json`` is a plain export
@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.periods import Period, parse_period
-from reports import completeness, data, publish, templating, xlsx
+from reports import completeness, data, phrasing, publish, templating, xlsx
 
 QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}
 PART_ORDER = ["目标任务", "工作成效", "加分", "扣分"]
@@ -122,13 +122,17 @@ def _by_city(rows: list[dict]) -> dict[str, dict]:
 
 def _overview(ranked: list[dict], period: Period, total_weight: float) -> list[str]:
     """一、考核结果: the scheme in one sentence, the first three and the last three."""
-    top = ranked[:3]
-    bottom = [c for c in ranked if c["rank"] >= max(c2["rank"] for c2 in ranked) - 2][-3:]
+    def name(c):
+        return c["name"]
+
+    def score(c):
+        return f"{_num(c['total'])}分"
+
     return [
-        f"按照全省开放型经济工作绩效考核办法，对14个市州{period.year}年{period.ytd_label}目标任务完成情况和工作成效进行了考核"
-        f"（满分{_num(total_weight, 0)}分，另计加分、扣分）。",
-        "总分排名前三位的是：" + "、".join(f"{c['name']}（{_num(c['total'])}分）" for c in top) + "；"
-        "排名后三位的是：" + "、".join(f"{c['name']}（{_num(c['total'])}分）" for c in bottom) + "。",
+        f"按照全省开放型经济工作绩效考核办法，对{len(ranked)}个市州{period.year}年{period.ytd_label}目标任务完成情况和工作成效"
+        f"进行了考核（满分{_num(total_weight, 0)}分，另计加分、扣分）。",
+        f"总分排名前三位的是：{phrasing.ranked_list(ranked, 3, name, score)}；"
+        f"排名后三位的是：{phrasing.ranked_list(ranked[::-1], 3, name, score)}。",
     ]
 
 
@@ -212,10 +216,10 @@ def render(settings, quarter: str, out_dir: Path | None = None, allow_incomplete
     out_dir = Path(out_dir) if out_dir else settings.output_dir / "bulletins"
     out_dir.mkdir(parents=True, exist_ok=True)
     with data.connect(settings) as conn:
-        return publish.publish(conn, lambda c: draft(c, period, out_dir, allow_incomplete))
+        return publish.publish(conn, lambda c: draft(c, settings, period, out_dir, allow_incomplete))
 
 
-def draft(conn, period: Period, out_dir: Path, allow_incomplete: bool = False) -> publish.Draft:
+def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool = False) -> publish.Draft:
     ctx = context(conn, period, allow_incomplete)
     # the December ledger of last year is the base of paid-in funds, hence the source range
     srcs = data.sources(conn, f"{period.year - 1:04d}-12", period.ym)
@@ -223,15 +227,17 @@ def draft(conn, period: Period, out_dir: Path, allow_incomplete: bool = False) -
 
     def write(edition: publish.Edition):
         ctx.update(**edition.stamp(), content_hash=content, quality_run_id=edition.quality_run_id,
+                   house=publish.house(settings, "appraisal", period),
                    correction_table=publish.corrections_table(edition.corrections, edition.version))
-        yield "html", templating.render("appraisal.html.j2", **ctx)
+        yield "html", templating.render("appraisal.html.j2", **ctx, medium="html")
+        yield "pdf", templating.pdf(templating.render("appraisal.html.j2", **ctx, medium="print"))
         yield "xlsx", lambda path: xlsx.write(path, ctx)
         meta = {"content_hash": content, "data_version": edition.data_version, "totals": ctx["totals"],
                 "changes": edition.changes, "corrections": edition.corrections}
         yield "json", json.dumps(meta, ensure_ascii=False, indent=1)
 
     return publish.Draft(kind="appraisal", period=period.label, out_dir=out_dir, stem=f"appraisal_{period.label}",
-                         files=("html", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
+                         files=("html", "pdf", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
                          diff=_changes, content_hash=content, write=write, cells=ctx["cells"],
                          incomplete=ctx["incomplete_register"])
 

@@ -11,6 +11,7 @@ import base64
 import html
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,10 +20,10 @@ from core.constants import PROVINCE_CODE
 from core.periods import Period, months_between, parse_period, shift
 from ingestion.contract import PROJECTS
 from ingestion.load import PAID_IN_REVISION
-from reports import charts, completeness, data, maps, publish, templating, xlsx
+from reports import charts, completeness, data, maps, phrasing, publish, templating, xlsx
+from reports.phrasing import DECIMALS
 
 CN_NUM = "〇一二三四五六七八九"
-DECIMALS = {"亿元": 1, "亿美元": 1, "%": 1, "个": 0, "家": 0, "万元/亩": 2}
 PROVINCE = {"city_code": PROVINCE_CODE, "city_name": "全省"}
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
 # 同比 not given (kpi_city_month.yoy_basis): what the document says instead of a growth rate
@@ -33,11 +34,7 @@ YOY_REASONS = {"incomplete_this_year": "不计算同比", "no_last_year": "无�
 
 
 # --------------------------------------------------------------------------- formatting
-def fmt(v, unit: str = "%", decimals: int | None = None) -> str:
-    if v is None:
-        return "—"
-    d = DECIMALS.get(unit, 1) if decimals is None else decimals
-    return f"{v:.{d}f}"
+fmt = phrasing.number
 
 
 def fmt_rank(v, rank, unit) -> str:
@@ -45,16 +42,8 @@ def fmt_rank(v, rank, unit) -> str:
 
 
 def growth_phrase(r: dict) -> str:
-    """同比增长2.8% / 同比下降1.2% / 同比提高1.5个百分点 (ratios in 个百分点)."""
-    if r["unit"] == "%":
-        pp = r["yoy_pp"]
-        if pp is None:
-            return ""
-        return f"同比{'提高' if pp >= 0 else '下降'}{fmt(abs(pp))}个百分点"
-    y = r["yoy_pct"]
-    if y is None:
-        return ""
-    return f"同比{'增长' if y >= 0 else '下降'}{fmt(abs(y))}%"
+    """同比增长2.8% / 同比下降1.2% / 同比提高1.5个百分点 (ratios in 个百分点): reports.phrasing."""
+    return phrasing.change(growth_key(r), r["unit"] == "%")
 
 
 def growth_or_reason(r: dict) -> str:
@@ -67,21 +56,19 @@ def progress_phrase(r: dict) -> str:
         return ""
     if r["unit"] == "%":  # a rate has a target level, not a 序时进度
         return f"年度目标{fmt(r['annual_target'])}%"
-    gap = r["target_progress_pct"] - r["time_progress_pct"]
-    word = "超" if gap >= 0 else "欠"
-    return f"完成年度目标的{fmt(r['target_progress_pct'])}%，{word}序时进度{fmt(abs(gap))}个百分点"
+    return phrasing.versus_time_progress(r["target_progress_pct"], r["time_progress_pct"])
 
 
 def growth_key(r: dict):
     return r["yoy_pp"] if r["unit"] == "%" else r["yoy_pct"]
 
 
-def vl(r: dict, u: str) -> str:
-    return r["city_name"] + "（" + fmt(r["value_ytd"], u) + u + "）"
-
-
 def gl(r: dict) -> str:
-    return r["city_name"] + "（" + growth_phrase(r).replace("同比", "") + "）"
+    return r["city_name"] + "（" + bare_growth(r) + "）"
+
+
+def bare_growth(r: dict) -> str:
+    return phrasing.bare_change(growth_key(r), r["unit"] == "%")
 
 
 def cn_list(items: list[str]) -> str:
@@ -255,13 +242,19 @@ def _city_sections(q: Kpis) -> list[dict]:
             continue
         u = units[k]
         by_val = sorted(rs, key=lambda r: -r["value_ytd"])
-        lines = [
-            f"总量居前三位的是{cn_list([vl(r, u) for r in by_val[:3]])}，"
-            f"居后三位的是{cn_list([vl(r, u) for r in by_val[-3:][::-1]])}"]
+
+        def total(r, u=u):
+            return fmt(r["value_ytd"], u) + u
+
+        def name(r):
+            return r["city_name"]
+
+        lines = [f"总量居前三位的是{phrasing.ranked_list(by_val, 3, name, total)}，"
+                 f"居后三位的是{phrasing.ranked_list(by_val[::-1], 3, name, total)}"]
         gs = sorted([r for r in rs if growth_key(r) is not None], key=lambda r: -growth_key(r))
         if gs:
-            lines.append(f"增速居前三位的是{cn_list([gl(r) for r in gs[:3]])}，"
-                         f"居后三位的是{cn_list([gl(r) for r in gs[-3:][::-1]])}")
+            lines.append(f"增速居前三位的是{phrasing.ranked_list(gs, 3, name, bare_growth)}，"
+                         f"居后三位的是{phrasing.ranked_list(gs[::-1], 3, name, bare_growth)}")
         absent = [r for r in q.city_rows(k) if r["value_ytd"] is None]
         if absent:  # a city without a figure is named, never ranked as zero
             lines.append(f"{cn_list([r['city_name'] for r in absent])}无数据"
@@ -280,22 +273,26 @@ def _features(q: Kpis) -> list[str]:
     notes = Notes(q)
     tt = [r for r in q.city_rows("trade_total") if r["value_ytd"] is not None]
     comparable = [r for r in tt if r["yoy_pct"] is not None]  # 同比 like for like only
-    up = [r for r in comparable if r["yoy_pct"] > 0]
+    up = [r for r in comparable if phrasing.is_up(r["yoy_pct"])]
     if comparable and q.get("trade_total"):
-        leaders = cn_list([r["city_name"] for r in sorted(up, key=lambda r: -r["yoy_pct"])[:3]])
+        leaders = phrasing.join([r["city_name"] for r in sorted(up, key=lambda r: -r["yoy_pct"])[:3]])
         scope = f"{len(comparable)}个市州" if len(comparable) == len(q.cities) else f"可比的{len(comparable)}个市州"
-        features.append(f"外贸增长面。{scope}中有{len(up)}个市州进出口总额同比增长"
-                        + (f"，其中{leaders}增速居前" if up else "") + "。")
+        named = [r["city_name"] for r in up] if len(up) <= 3 else []
+        grew = ("进出口总额均同比增长" if len(up) == len(comparable)
+                else "中" + phrasing.cities_that(len(up), len(comparable), "进出口总额同比增长", named))
+        features.append(f"外贸增长面。{scope}{grew}"
+                        + (f"，其中{leaders}增速居前" if len(up) > 3 else "") + "。")
     pe, pi = q.get("exports"), q.get("imports")
     if pe and pi and pe["yoy_pct"] is not None and pi["yoy_pct"] is not None:
         d = pe["yoy_pct"] - pi["yoy_pct"]
         features.append(f"进出口结构。全省出口{growth_phrase(pe)}，进口{growth_phrase(pi)}，出口增速"
-                        f"{'高于' if d >= 0 else '低于'}进口{fmt(abs(d))}个百分点。")
+                        f"{phrasing.higher_or_lower(d, '进口')}。")
     ahead = [r for r in tt if r["target_progress_pct"] is not None
              and r["target_progress_pct"] >= r["time_progress_pct"]]
-    if tt and any(r["target_progress_pct"] is not None for r in tt):
-        features.append(f"目标进度。进出口总额有{len(ahead)}个市州达到或超过序时进度"
-                        + (f"（{cn_list([r['city_name'] for r in ahead])}）" if ahead else "") + "。")
+    with_target = [r for r in tt if r["target_progress_pct"] is not None]
+    if with_target:
+        features.append("目标进度。进出口总额" + phrasing.cities_that(
+            len(ahead), len(with_target), "达到或超过序时进度", [r["city_name"] for r in ahead]) + "。")
     sp, mp, fp = q.get("signed_projects"), q.get("major_projects_signed"), q.get("fortune500_projects")
     if sp and mp and sp["value_ytd"]:
         features.append(notes.paragraph(
@@ -325,11 +322,11 @@ def _problems(q: Kpis) -> list[str]:
             gaps = cn_list([fmt(r["time_progress_pct"] - r["target_progress_pct"]) for r in behind])
             problems.append(f"{names[k]}：{cn_list([r['city_name'] for r in behind])}欠序时进度超过10个百分点"
                             f"（分别欠{gaps}个百分点）。")
-    neg = [q.get(k) for k in kpis if q.get(k) and growth_key(q.get(k)) is not None and growth_key(q.get(k)) < 0]
+    neg = [q.get(k) for k in kpis if q.get(k) and phrasing.is_down(growth_key(q.get(k)))]
     if neg:
         problems.append("部分指标同比下降："
                         + "；".join(f"全省{r['kpi_name_zh']}{growth_phrase(r)}" for r in neg) + "。")
-    down = [r for r in q.city_rows("trade_total") if r["yoy_pct"] is not None and r["yoy_pct"] < 0]
+    down = [r for r in q.city_rows("trade_total") if phrasing.is_down(r["yoy_pct"])]
     if down:
         problems.append(f"{len(down)}个市州进出口总额同比下降：" + cn_list(
             [gl(r) for r in sorted(down, key=lambda r: r["yoy_pct"])]) + "。")
@@ -489,7 +486,8 @@ def monthly_context(conn, period: Period, allow_incomplete: bool = False, as_of:
     return {
         "kind": "monthly", "title": f"{period.year}年{period.month}月全省招商引资项目调度情况",
         "period": period, "ytd": period.ytd_label, "summary": _monthly_summary(k, led, projects, period.ytd_label),
-        "tables": _monthly_tables(k, projects, period, as_of), "charts": _monthly_charts(k, period),
+        **dict(zip(("doc_tables", "tables"), _monthly_tables(k, projects, period, as_of))),
+        "charts": _monthly_charts(k, period),
         "figures": _monthly_figures(k, projects, period.ytd_label), "cells": k.cells(SCHEDULING_KPIS),
         "incomplete": found.summary() if found.allowed else None, "incomplete_register": found.register(),
         "source_range": (shift(period.ym, -15), period.ym),
@@ -497,7 +495,9 @@ def monthly_context(conn, period: Period, allow_incomplete: bool = False, as_of:
 
 
 def _project_cells(p: dict, extra: list[dict]) -> list[dict]:
-    return [{"text": p["city_name"]}, {"text": p["project_id"]}, {"text": marks(p) + p["project_name"]},
+    # the first cell also carries the city's code and whether the project is major (表1's counts, 表2)
+    return [{"text": p["city_name"], "city_code": p["city_code"], "is_major": bool(p["is_major"])},
+            {"text": p["project_id"]}, {"text": marks(p) + p["project_name"]},
             {"text": p["investor"]}, {"text": p["stage"]},
             {"text": fmt(p["contract_100m_cny"], "亿元", 2), "value": p["contract_100m_cny"], "decimals": 2}] + extra
 
@@ -599,20 +599,20 @@ def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str) -> list
         summary.append(notes.paragraph("全省“四率”：" + "，".join(
             f"{r['kpi_name_zh']}{fmt(r['value_ytd'])}%{notes.mark(r)}（{growth_or_reason(r)}）"
             for r in prov_rates) + "。"))
-    summary.append(f"本月发现逾期项目{len(projects['overdue'])}个、资金到位停滞项目{len(projects['stalled'])}个，"
-                   f"阶段变化（含新入库）项目{len(projects['changes'])}个，年内终止项目{len(projects['terminated'])}个，"
-                   f"到位资金更正（核减）项目{len(projects['revisions'])}个。"
-                   "★为重大项目，◆为三类500强投资项目。")
+    summary.append(phrasing.found_counts("本月", [
+        ("逾期项目", len(projects["overdue"])), ("资金到位停滞项目", len(projects["stalled"])),
+        ("阶段变化（含新入库）项目", len(projects["changes"])), ("年内终止项目", len(projects["terminated"])),
+        ("到位资金更正（核减）项目", len(projects["revisions"]))], "个") + "★为重大项目，◆为三类500强投资项目。")
     late = [r for r in projects["not_reported"] if r["status"] != "combined"]
     if late:
         names = list(dict.fromkeys(r["city_name"] for r in late))
         summary.append(f"截至本报告生成，{cn_list(names)}共{len(names)}个市州本月报送文件未到"
-                       "（未报送或被退回，逾期天数见表7），请抓紧报送。")
+                       "（未报送或被退回，逾期天数见表3），请抓紧报送。")
     return summary
 
 
 def _rate_table(k: Kpis, period: Period) -> dict:
-    """表1 四率: signed projects, investment and the 四率 of every area, with ranks and growth."""
+    """四率 with 同比 (an XLSX sheet): signed projects, investment and the 四率 of every area, with ranks and growth."""
     cols = [{"header": "地区"}]
     kpis = [kpi for kpi in SCHEDULING_KPIS if k.get(kpi)]
     notes = table_notes(k, [k.get(kpi) for kpi in kpis])
@@ -655,48 +655,111 @@ def _not_reported_rows(rows: list[dict]) -> list[list[dict]]:
     return out
 
 
-# A project list longer than this prints its largest projects (by 合同投资额) in the PDF, in the
-# list's order, and says where the rest are: the XLSX sheet of the same name has every row. At the
-# province's real volume a list runs to thousands of projects, which no one reads on paper (and
-# which took WeasyPrint minutes and gigabytes).
-PDF_LIST_ROWS = 50
+# The scheduling report's PDF is what a leader reads and acts on: the summary, the per-city table
+# and the major (重大) overdue projects by city, at most MAJOR_PER_CITY of each city (the largest
+# by 合同投资额). Every list in full goes to the XLSX, one sheet each, with filters: at the
+# province's real volume a list runs to thousands of projects, which no one reads on paper.
+MAJOR_PER_CITY = 5
 _CONTRACT = BASE_COLS.index("合同投资额（亿元）")
 
 
 def project_list(sheet: str, title: str, rows: list[list[dict]], extra: list[str], note: str | None = None) -> dict:
-    """A project table 表2..5: every row for the XLSX, at most PDF_LIST_ROWS of them for the PDF."""
-    table = {"sheet": sheet, "title": title, "rows": rows, "columns": [{"header": h} for h in BASE_COLS + extra],
-             "note": note}
-    if len(rows) > PDF_LIST_ROWS:
-        largest = sorted(range(len(rows)), key=lambda i: (-(rows[i][_CONTRACT].get("value") or 0), i))
-        table["pdf_rows"] = [rows[i] for i in sorted(largest[:PDF_LIST_ROWS])]
-        table["pdf_omitted"] = (f"共{len(rows)}个项目，本表列出合同投资额最大的{PDF_LIST_ROWS}个，"
-                                f"其余{len(rows) - PDF_LIST_ROWS}个见XLSX“{sheet}”表。")
-    return table
+    """A full project list for the XLSX (a sheet with filters on)."""
+    return {"sheet": sheet, "title": title, "rows": rows, "columns": [{"header": h} for h in BASE_COLS + extra],
+            "note": note, "filters": True}
 
 
-def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> list[dict]:
-    """表1 四率, then the project lists 表2..6 and the files not reported 表7."""
-    return [
-        _rate_table(k, period),
-        project_list("逾期项目", "表2  逾期项目清单", projects["overdue"], ["逾期类型", "起算日期", "已历月数"],
+def _city_summary_table(k: Kpis, projects: dict, period: Period) -> dict:
+    """表1 各市州项目调度汇总: the year's signed projects and investment, the 四率 (with ranks) and the
+    month's counts of overdue, stalled and terminated projects and of files not in force."""
+    def per_city(rows):
+        return Counter(r[0]["city_code"] for r in rows)
+
+    late = Counter(r["city_code"] for r in projects["not_reported"] if r["status"] != "combined")
+    counts = [("逾期项目", per_city(projects["overdue"])), ("资金停滞", per_city(projects["stalled"])),
+              ("年内终止", per_city(projects["terminated"])), ("未报送文件", late)]
+    kpis = [kpi for kpi in SCHEDULING_KPIS if k.get(kpi)]
+    notes = table_notes(k, [k.get(kpi) for kpi in kpis])
+    cols = [{"header": "地区", "group": "地区"}]
+    for kpi in kpis:
+        r = k.get(kpi)
+        group = "“四率”（%）" if r["unit"] == "%" else f"{period.ytd_label}签约"
+        cols.append({"header": r["kpi_name_zh"] + ("" if r["unit"] == "%" else f"（{r['unit']}）"), "group": group})
+    cols += [{"header": name, "group": "本月调度（个）"} for name, _ in counts]
+    body = []
+    for c in k.areas:
+        cells = [{"text": c["city_name"]}]
+        for kpi in kpis:
+            r = k.get(kpi, c["city_code"])
+            cells.append({"text": "—"} if not r else
+                         {"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]) + notes.get(k.note(r), ""),
+                          "value": r["value_ytd"], "rank": r["rank_in_province"],
+                          "decimals": DECIMALS.get(r["unit"], 1)})
+        for _, by_city in counts:
+            n = sum(by_city.values()) if c["city_code"] == PROVINCE_CODE else by_city.get(c["city_code"], 0)
+            cells.append({"text": str(n), "value": n, "decimals": 0})
+        body.append(cells)
+    return {"sheet": "调度汇总", "title": f"表1  {period.year}年{period.month}月各市州项目调度汇总", "columns": cols,
+            "rows": body, "note": with_table_notes(
+                "注：括号内为全省14个市州位次；“—”表示无数据；逾期、资金停滞、年内终止项目清单及“四率”同比见XLSX"
+                "同名各表；未报送文件为本月报送文件未在用的个数（1–2月合并报送的1月不计）。", notes)}
+
+
+def _major_overdue_table(projects: dict) -> dict:
+    """表2 重大逾期项目: the major overdue projects by city, the largest MAJOR_PER_CITY of each city."""
+    by_city: dict[str, list] = {}
+    for row in projects["overdue"]:
+        if row[0]["is_major"]:
+            by_city.setdefault(row[0]["city_code"], []).append(row)
+    rows, cut = [], []
+    for code in sorted(by_city):
+        lst = sorted(by_city[code], key=lambda r: -(r[_CONTRACT].get("value") or 0))
+        rows += lst[:MAJOR_PER_CITY]
+        if len(lst) > MAJOR_PER_CITY:
+            cut.append(f"{lst[0][0]['text']}{len(lst)}个")
+    note = ("按市州排列，各市州内按合同投资额从大到小；逾期规则：签约超过6个月仍处于签约或注册阶段，"
+            "注册超过12个月仍未投产。")
+    if cut:
+        note += (f"重大逾期项目较多的市州只列合同投资额最大的{MAJOR_PER_CITY}个（{cn_list(cut)}），"
+                 "全部逾期项目见XLSX“逾期项目”表。")
+    # the investor is left to the XLSX: a row of the printed table stays on one or two lines
+    keep = [i for i, h in enumerate(BASE_COLS) if h != "投资方"]
+    rows = [[r[i] for i in keep] + r[len(BASE_COLS):] for r in rows]
+    return {"sheet": "重大逾期项目", "title": "表2  重大逾期项目（按市州）", "rows": rows,
+            "columns": [{"header": h} for h in [BASE_COLS[i] for i in keep] + ["逾期类型", "起算日期", "已历月数"]],
+            "note": note}
+
+
+def _not_reported_table(projects: dict, period: Period, as_of: date) -> dict:
+    return {"sheet": "未报送市州", "title": f"表3  {period.year}年{period.month}月未报送市州",
+            "rows": _not_reported_rows(projects["not_reported"]),
+            "columns": [{"header": h}
+                        for h in ("市州", "报送类型", "报送状态", "报送截止日", "逾期天数", "收到文件数")],
+            "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被退回；1–2月合并报送"
+                    f"的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"}
+
+
+def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> tuple[list[dict], list[dict]]:
+    """(the document's tables 表1..3, the XLSX's sheets: those, then every list in full)."""
+    document = [_city_summary_table(k, projects, period), _major_overdue_table(projects),
+                _not_reported_table(projects, period, as_of)]
+    rates = _rate_table(k, period)
+    lists = [
+        {**rates, "title": rates["title"].replace("表1  ", "")},
+        project_list("逾期项目", "逾期项目清单", projects["overdue"], ["逾期类型", "起算日期", "已历月数"],
                      "签约超过6个月仍处于签约或注册阶段；注册超过12个月仍未投产（终止项目除外）。"),
-        project_list("资金停滞", "表3  资金到位停滞项目清单", projects["stalled"],
-                     ["累计实际到位资金", "资金到位率（%）"],
+        project_list("资金停滞", "资金到位停滞项目清单", projects["stalled"], ["累计实际到位资金", "资金到位率（%）"],
                      f"累计实际到位资金与{shift(period.ym, -3)}台账相同且未足额到位的在建项目。"),
-        project_list("阶段变化", "表4  本月阶段变化及新入库项目", projects["changes"], ["上月阶段", "备注"]),
-        project_list("终止项目", f"表5  {period.year}年终止项目", projects["terminated"], ["终止前阶段", "终止月份"]),
-        {"sheet": "到位资金更正", "title": "表6  到位资金更正（核减）项目清单", "rows": projects["revisions"],
+        project_list("阶段变化", "本月阶段变化及新入库项目", projects["changes"], ["上月阶段", "备注"]),
+        project_list("终止项目", f"{period.year}年终止项目", projects["terminated"], ["终止前阶段", "终止月份"]),
+        {"sheet": "到位资金更正", "title": "到位资金更正（核减）项目清单", "rows": projects["revisions"],
+         "filters": True,
          "columns": [{"header": h} for h in ("市州", "项目编号", "项目名称", "上期台账", "上期累计实际到位资金",
                                              "本月累计实际到位资金", "核减额", "单位", "报送文件")],
          "note": "本月台账累计实际到位资金低于该项目上期台账、报送时已按数据修订接收并标记的项目"
                  "（数据质量检查列为警告，不影响发布）；人民币项目单位为万元，美元项目为万美元。"},
-        {"sheet": "未报送市州", "title": f"表7  {period.year}年{period.month}月未报送市州",
-         "rows": _not_reported_rows(projects["not_reported"]),
-         "columns": [{"header": h} for h in ("市州", "报送类型", "报送状态", "报送截止日", "逾期天数", "收到文件数")],
-         "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被退回；1–2月合并报送"
-                 f"的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"},
     ]
+    return document, document + lists
 
 
 def _monthly_charts(k: Kpis, period: Period) -> list[str]:
@@ -734,8 +797,8 @@ def _monthly_figures(k: Kpis, projects: dict, ytd: str) -> dict:
 def quality_context(settings, out_dir: Path, run_id: str) -> dict:
     """The passing gate run behind a bulletin and links to its Data Docs, for 数据来源."""
     index = (settings.data_docs_dir / "index.html").resolve()
-    return {"run_id": run_id, "data_docs_path": str(index), "data_docs_uri": index.as_uri(),
-            "data_docs_href": Path(os.path.relpath(index, out_dir.resolve())).as_posix()}
+    # relative, and only in the HTML (a document for officials carries no path of the server)
+    return {"run_id": run_id, "data_docs_href": Path(os.path.relpath(index, out_dir.resolve())).as_posix()}
 
 
 def render(settings, period_text: str, out_dir: Path | None = None, allow_incomplete: bool = False) -> dict:
@@ -762,13 +825,10 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
 
     def write(edition: publish.Edition):
         ctx.update(**edition.stamp(), quality=quality_context(settings, out_dir, edition.quality_run_id),
+                   house=publish.house(settings, period.kind, period),
                    correction_table=publish.corrections_table(edition.corrections, edition.version))
-        html = templating.render(f"{period.kind}.html.j2", **ctx)
-        yield "html", html
-        from weasyprint import HTML
-
-        # resolve relative links (the Data Docs) from where the files are written; the CSS is inlined
-        yield "pdf", HTML(string=html, base_url=str(out_dir.resolve()) + "/").write_pdf()
+        yield "html", templating.render(f"{period.kind}.html.j2", **ctx, medium="html")
+        yield "pdf", templating.pdf(templating.render(f"{period.kind}.html.j2", **ctx, medium="print"))
         yield "xlsx", lambda path: xlsx.write(path, ctx)
 
     return publish.Draft(

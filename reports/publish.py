@@ -34,15 +34,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from psycopg.rows import dict_row, tuple_row
 
 from core import in_force
-from core.constants import PROVINCE_CODE
+from core.constants import PROVINCE_CODE, TIMEZONE
 from core.files import atomic_path, atomic_write_bytes, atomic_write_text
 from expectations.store import require_passed
+
+LOCAL_TZ = ZoneInfo(TIMEZONE)
 
 # What a document yields for each of its files: text (UTF-8), bytes, or a function that
 # writes the file at the (temporary) path it is given, for libraries that write to a name.
@@ -64,10 +67,40 @@ class Edition:
         return self.version - 1 if self.version > 1 else None
 
     def stamp(self) -> dict:
-        """What every document prints about its version (数据版本, 版本说明, 数据来源)."""
+        """What every document prints about its version (数据版本, 版本说明, 数据来源).
+
+        Nothing of the server: times in Beijing time, the data version as its short id and the
+        date of its latest file (``data_label``), never a path or a host name."""
+        now = datetime.now(LOCAL_TZ)
         return {"version": self.version, "changes": self.changes, "data_version": self.data_version,
-                "sources": self.sources, "previous_version": self.previous_version, "issued": date.today(),
-                "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M"), "corrections": self.corrections}
+                "data_label": data_label(self.data_version), "sources": self.sources,
+                "previous_version": self.previous_version, "issued": now.date(),
+                "generated_at": now.strftime("%Y-%m-%d %H:%M"), "corrections": self.corrections}
+
+
+def house(settings, kind: str, period) -> dict:
+    """The 版头 of a document (GB/T 9704): the issuing organ and its 发文字号 for the period."""
+    return {"issuer": settings.doc_issuer,
+            "docno": settings.doc_numbers[kind].format(year=period.year, quarter=period.quarter, month=period.month)}
+
+
+def data_label(dv: dict) -> dict:
+    """The data version as a document prints it: its id (the short hash), the Beijing date of the
+    latest file it holds, and how many files."""
+    received = dv.get("max_received_at")
+    day = datetime.fromisoformat(received).astimezone(LOCAL_TZ).date() if received else None
+    return {"id": dv["hash"], "date": f"{day.year}年{day.month}月{day.day}日" if day else "—", "files": dv["files"]}
+
+
+def local_time(value) -> str:
+    """A timestamp as documents print it: Beijing time, to the second, without the offset."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(LOCAL_TZ)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass

@@ -20,3 +20,13 @@ def render(template: str, /, stylesheet: str = "style.css", **ctx) -> str:
     """``template`` rendered with ``ctx`` and the stylesheet's text as ``css``."""
     # the stylesheet is ours, not data: not escaped (escaping would turn its quoted font names into &#34;)
     return ENV.get_template(template).render(**ctx, css=Markup((TEMPLATES / stylesheet).read_text("utf-8")))
+
+
+def pdf(html: str) -> bytes:
+    """The PDF of a document's print HTML (``medium="print"``: no links, nothing of the server).
+
+    No base URL: the stylesheet is inlined, images are data URIs, so nothing is fetched and no
+    path of the server can end up in the file (not even in a link annotation)."""
+    from weasyprint import HTML  # a second to import: only when a PDF is written
+
+    return HTML(string=html).write_pdf()

@@ -7,10 +7,11 @@ it as a formula (CSV/XLSX injection); numbers are written as numbers.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import xlsxwriter
+
+from reports.publish import local_time
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -86,6 +87,8 @@ def write_table(wb, fmts, table: dict) -> None:
     ws.set_column(0, 0, 12)
     ws.set_column(1, x, 13)
     ws.freeze_panes(hr + 1, 1)
+    if table.get("filters") and table["rows"]:  # a list to sort and filter: filters on its header row
+        ws.autofilter(hr, 0, hr + len(table["rows"]), x - 1)
 
 
 def write(path: Path, ctx: dict) -> None:
@@ -100,10 +103,9 @@ def write(path: Path, ctx: dict) -> None:
     # 数据来源: the submission files in force behind every figure
     ws = wb.add_worksheet("数据来源")
     sh = Sheet(wb, ws, fmts)
-    dv = ctx["data_version"]
-    sh.text(0, 0, f"{ctx['title']}（第{ctx['version']}版）数据来源：文件{dv['files']}个，"
-                  f"最大文件编号{dv['max_file_id']}，最晚接收{dv['max_received_at']}，数据版本哈希{dv['hash']}",
-            fmts["title"])
+    dl = ctx["data_label"]
+    sh.text(0, 0, f"{ctx['title']}（第{ctx['version']}版）数据来源：数据版本{dl['id']}，报送文件{dl['files']}个，"
+                  f"最晚接收于{dl['date']}（接收时间为北京时间）", fmts["title"])
     heads = ["文件编号 file_id", "文件名 file_name", "市州代码 city", "市州", "报告期 period", "类型 kind",
              "sha256", "接收时间 received_at", "状态 status", "入库行数 rows", "拒收行数 rows_rejected"]
     for c, h in enumerate(heads):
@@ -116,19 +118,14 @@ def write(path: Path, ctx: dict) -> None:
         sh.text(r, 4, s["period"])
         sh.text(r, 5, s["kind"])
         sh.text(r, 6, (s["sha256"] or "").strip())
-        ra = s["received_at"]
-        sh.text(r, 7, ra.isoformat(timespec="seconds") if isinstance(ra, datetime) else ra)
+        sh.text(r, 7, local_time(s["received_at"]))
         sh.text(r, 8, s["status"])
         ws.write_number(r, 9, s["rows"] or 0, fmts["n0"])
         ws.write_number(r, 10, s["rows_rejected"] or 0, fmts["n0"])
     quality = ctx.get("quality")
-    if quality:  # the passing gate run this version was published on, and its Data Docs
+    if quality:  # the passing gate run this version was published on (its Data Docs: linked from the HTML)
         r = len(ctx["sources"]) + 3
         sh.text(r, 0, f"数据质量检查 quality gate run：{quality['run_id']}（通过 passed）", fmts["title"])
-        # a hyperlink cell, not a formula (strings_to_urls is off: only this cell is a link); relative to
-        # the workbook's folder, so it still opens when output/ is copied elsewhere as a whole
-        ws.write_url(r + 1, 0, "external:" + quality["data_docs_href"], fmts["cell"],
-                     string=f"数据质量报告 Data Docs：{quality['data_docs_path']}")
     ws.set_column(0, 0, 10)
     ws.set_column(1, 1, 28)
     ws.set_column(6, 6, 66)
@@ -136,7 +133,7 @@ def write(path: Path, ctx: dict) -> None:
     # 版本说明
     ws = wb.add_worksheet("版本说明")
     sh = Sheet(wb, ws, fmts)
-    sh.text(0, 0, f"第{ctx['version']}版，生成于{ctx['generated_at']}", fmts["title"])
+    sh.text(0, 0, f"第{ctx['version']}版，生成于{ctx['generated_at']}（北京时间）", fmts["title"])
     lines = ctx["changes"] or (["首版"] if ctx["version"] == 1 else ["数据未变化"])
     for i, line in enumerate(lines, start=1):
         sh.text(i, 0, line)

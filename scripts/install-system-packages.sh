@@ -25,7 +25,31 @@ dpkg -s time >/dev/null 2>&1 || need+=(time)
 # Data Docs: npm installs the pinned browser files (expectations/web_assets) they load offline.
 command -v npm >/dev/null 2>&1 || need+=(npm)
 
-[ ${#need[@]} -eq 0 ] && exit 0
+# Official documents (GB/T 9704): body in 仿宋, title in 宋体 bold. Fandol (FandolFang, FandolSong;
+# GPL with the font exception, GB 2312 coverage) ships only inside Debian's texlive-lang-chinese:
+# take its OTF files from the package, without installing TeX. Idempotent: skipped once present.
+FANDOL_DIR=/usr/local/share/fonts/fandol
+install_fandol() {
+  [ -f "$FANDOL_DIR/FandolFang-Regular.otf" ] && [ -f "$FANDOL_DIR/FandolSong-Bold.otf" ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "Missing fonts FandolFang/FandolSong in $FANDOL_DIR (from Debian's texlive-lang-chinese)" >&2
+    return 1
+  fi
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq texlive-lang-chinese 2>/dev/null || { apt-get update -qq && apt-get download -qq texlive-lang-chinese; })
+  dpkg-deb --fsys-tarfile "$tmp"/texlive-lang-chinese_*.deb \
+    | tar -x -C "$tmp" --wildcards './usr/share/texlive/texmf-dist/fonts/opentype/public/fandol/Fandol*.otf'
+  mkdir -p "$FANDOL_DIR"
+  cp "$tmp"/usr/share/texlive/texmf-dist/fonts/opentype/public/fandol/Fandol{Fang-Regular,Song-Regular,Song-Bold}.otf "$FANDOL_DIR"/
+  rm -rf "$tmp"
+  fc-cache -f "$FANDOL_DIR" >/dev/null 2>&1 || true
+  echo "Installed the Fandol fonts into $FANDOL_DIR"
+}
+
+if [ ${#need[@]} -eq 0 ]; then
+  install_fandol
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "Missing system packages: ${need[*]}" >&2
@@ -43,3 +67,4 @@ echo "Installing system packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}"
+install_fandol

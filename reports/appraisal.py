@@ -1,9 +1,9 @@
-"""绩效考核: the cities' performance appraisal for a year as of a quarter, as HTML, PDF and XLSX.
+"""绩效考核: the cities' performance appraisal for a year as of a quarter, as HTML, PDF, DOCX and XLSX.
 
 Read-only from ``marts.performance_appraisal`` (scores, derivations, totals and ranks are
 computed there, once) plus ``reference.appraisal_scheme`` / ``appraisal_adjustments`` for
 the method text. Published through :mod:`reports.publish` like the bulletins: the versions
-are in ``audit.bulletins`` (kind ``appraisal``), files ``appraisal_<YYYYQn>_v<N>.{html,pdf,xlsx}``.
+are in ``audit.bulletins`` (kind ``appraisal``), files ``appraisal_<YYYYQn>_v<N>.{html,pdf,docx,xlsx}``.
 The appraisal is versioned by content (the data version and its rows, ``content_hash``):
 rendering again on the same content reuses the version (no file is rewritten); changed
 content gives v<N+1> listing the totals that moved. Beside them, ``.json`` is a plain export
@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.periods import Period, parse_period
-from reports import completeness, data, phrasing, publish, templating, xlsx
+from reports import completeness, data, docx_writer, phrasing, publish, templating, xlsx
 
 QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}
 PART_ORDER = ["目标任务", "工作成效", "加分", "扣分"]
@@ -230,14 +230,16 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
                    house=publish.house(settings, "appraisal", period),
                    correction_table=publish.corrections_table(edition.corrections, edition.version))
         yield "html", templating.render("appraisal.html.j2", **ctx, medium="html")
-        yield "pdf", templating.pdf(templating.render("appraisal.html.j2", **ctx, medium="print"))
+        printed = templating.render("appraisal.html.j2", **ctx, medium="print")
+        yield "pdf", templating.pdf(printed)
+        yield "docx", lambda path: docx_writer.write(path, printed)
         yield "xlsx", lambda path: xlsx.write(path, ctx)
         meta = {"content_hash": content, "data_version": edition.data_version, "totals": ctx["totals"],
                 "changes": edition.changes, "corrections": edition.corrections}
         yield "json", json.dumps(meta, ensure_ascii=False, indent=1)
 
     return publish.Draft(kind="appraisal", period=period.label, out_dir=out_dir, stem=f"appraisal_{period.label}",
-                         files=("html", "pdf", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
+                         files=("html", "pdf", "docx", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
                          diff=_changes, content_hash=content, write=write, cells=ctx["cells"],
                          incomplete=ctx["incomplete_register"])
 

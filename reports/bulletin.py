@@ -1,4 +1,4 @@
-"""Build, render and register the bulletins: quarterly 通报 and monthly 调度 (HTML, PDF, XLSX).
+"""Build, render and register the bulletins: quarterly 通报 and monthly 调度 (HTML, PDF, DOCX, XLSX).
 
 Each document's context is built one section at a time (one helper per section of the
 printed text); :func:`render` publishes it through :mod:`reports.publish` (gate, version,
@@ -20,7 +20,7 @@ from core.constants import PROVINCE_CODE
 from core.periods import Period, months_between, parse_period, shift
 from ingestion.contract import PROJECTS
 from ingestion.load import PAID_IN_REVISION
-from reports import charts, completeness, data, maps, phrasing, publish, templating, xlsx
+from reports import charts, completeness, data, docx_writer, maps, phrasing, publish, templating, xlsx
 from reports.phrasing import DECIMALS
 
 CN_NUM = "〇一二三四五六七八九"
@@ -75,9 +75,12 @@ def cn_list(items: list[str]) -> str:
     return "、".join(items)
 
 
-def svg_img(svg: str, alt: str) -> str:
-    b64 = base64.b64encode(svg.encode("utf-8")).decode()
-    return f'<img class="chart" alt="{html.escape(alt)}" src="data:image/svg+xml;base64,{b64}">'
+def svg_img(chart: charts.Chart, alt: str) -> str:
+    """The chart as an <img>: the SVG shown, the PNG beside it for the DOCX (reports/docx_writer)."""
+    svg = base64.b64encode(chart.svg.encode("utf-8")).decode()
+    png = base64.b64encode(chart.png).decode()
+    return (f'<img class="chart" alt="{html.escape(alt)}" src="data:image/svg+xml;base64,{svg}" '
+            f'data-png="{png}">')
 
 
 @dataclass
@@ -828,12 +831,14 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
                    house=publish.house(settings, period.kind, period),
                    correction_table=publish.corrections_table(edition.corrections, edition.version))
         yield "html", templating.render(f"{period.kind}.html.j2", **ctx, medium="html")
-        yield "pdf", templating.pdf(templating.render(f"{period.kind}.html.j2", **ctx, medium="print"))
+        printed = templating.render(f"{period.kind}.html.j2", **ctx, medium="print")
+        yield "pdf", templating.pdf(printed)
+        yield "docx", lambda path: docx_writer.write(path, printed)
         yield "xlsx", lambda path: xlsx.write(path, ctx)
 
     return publish.Draft(
         kind=period.kind, period=period.label, out_dir=out_dir,
         stem=("bulletin_" if period.kind == "quarterly" else "scheduling_") + period.label,
-        files=("html", "pdf", "xlsx"), sources=data.sources(conn, *ctx["source_range"]),
+        files=("html", "pdf", "docx", "xlsx"), sources=data.sources(conn, *ctx["source_range"]),
         figures=ctx["figures"], diff=publish.diff, write=write, cells=ctx["cells"],
         incomplete=ctx["incomplete_register"])

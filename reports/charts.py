@@ -1,8 +1,9 @@
-"""Charts as SVG strings (matplotlib, CJK fonts named explicitly; glyphs drawn as paths)."""
+"""Charts as SVG and PNG (matplotlib, CJK fonts named explicitly; SVG glyphs drawn as paths)."""
 
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 import matplotlib
 
@@ -22,15 +23,24 @@ RED = "#c00000"
 GREY = "#8c8c8c"
 
 
-def to_svg(fig) -> str:
+class Chart(NamedTuple):
+    """A chart as SVG (the HTML and the PDF: sharp at any size) and as PNG (the DOCX: Word and WPS
+    do not all read SVG)."""
+    svg: str
+    png: bytes
+
+
+def to_chart(fig) -> Chart:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return Chart(text[text.index("<svg"):], png.getvalue())
 
 
-def ranking_bars(rows: list[dict], title: str, unit: str) -> str:
+def ranking_bars(rows: list[dict], title: str, unit: str) -> Chart:
     """Horizontal bars, largest on top; rows carry city_name and value."""
     rows = sorted((r for r in rows if r["value"] is not None), key=lambda r: r["value"])
     fig, ax = plt.subplots(figsize=(6.3, 4.2))
@@ -43,10 +53,10 @@ def ranking_bars(rows: list[dict], title: str, unit: str) -> str:
     ax.set_xlabel(unit)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.12)
-    return to_svg(fig)
+    return to_chart(fig)
 
 
-def trend_lines(points: list[dict], title: str, unit: str, label: str) -> str:
+def trend_lines(points: list[dict], title: str, unit: str, label: str) -> Chart:
     """points: label (the x tick: 24.08, or 25.1–2月 for a combined January–February), value (None
     for a gap) and complete (False: drawn hollow and marked *, the caption names who is missing)."""
     fig, ax = plt.subplots(figsize=(6.3, 3.0))
@@ -71,4 +81,4 @@ def trend_lines(points: list[dict], title: str, unit: str, label: str) -> str:
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=8)
     ax.margins(y=0.18)
-    return to_svg(fig)
+    return to_chart(fig)

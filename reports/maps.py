@@ -12,7 +12,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Polygon
 from shapely.geometry import shape
 
-from reports.charts import to_svg
+from reports.charts import Chart, to_chart
 
 SHORT = {"湘西土家族苗族自治州": "湘西州"}
 
@@ -31,7 +31,7 @@ def hunan_prefectures() -> dict[str, dict]:
     return out
 
 
-def choropleth(values: dict[str, float | None], title: str, legend: str, cmap: str = "Reds") -> str:
+def choropleth(values: dict[str, float | None], title: str, legend: str, cmap: str = "Reds") -> Chart:
     """values: city_code → number (None = no data, grey)."""
     prefs = hunan_prefectures()
     nums = [v for v in values.values() if v is not None]
@@ -63,4 +63,4 @@ def choropleth(values: dict[str, float | None], title: str, legend: str, cmap: s
     sm = plt.cm.ScalarMappable(cmap=colormap, norm=norm)
     cb = fig.colorbar(sm, ax=ax, shrink=0.5, pad=0.02)
     cb.set_label(legend)
-    return to_svg(fig)
+    return to_chart(fig)

@@ -239,14 +239,14 @@ def test_appraisal_versions_are_registered_and_listed(built, settings, tmp_path)
     assert (first["version"], first["reused"], again["version"], again["reused"]) == (1, False, 1, True)
     assert again["paths"] == first["paths"]
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == written  # nothing written again
-    assert sorted(written) == [f"appraisal_{PERIOD}_v1.{e}" for e in ("html", "json", "pdf", "xlsx")]
+    assert sorted(written) == [f"appraisal_{PERIOD}_v1.{e}" for e in ("docx", "html", "json", "pdf", "xlsx")]
 
     rows = conn.execute("SELECT version, content_hash, data_hash, paths, quality_run_id FROM audit.bulletins "
                         "WHERE kind = 'appraisal' AND period = %s", [PERIOD]).fetchall()
     assert len(rows) == 1
     [(version, content_hash, data_hash, paths, run_id)] = rows
     assert version == 1 and run_id == built["gate"].run_id
-    assert paths == [str(out / f"appraisal_{PERIOD}_v1.{e}") for e in ("html", "pdf", "xlsx")]
+    assert paths == [str(out / f"appraisal_{PERIOD}_v1.{e}") for e in ("html", "pdf", "docx", "xlsx")]
     html = (out / f"appraisal_{PERIOD}_v1.html").read_text("utf-8")
     assert f'data-content-hash="{content_hash}"' in html and data_hash in html
 

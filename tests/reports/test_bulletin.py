@@ -18,6 +18,7 @@ from ingestion.load import ingest_paths
 from reports.bulletin import render
 from samples.generate import generate
 from tests.dbt.kpi_oracle import Oracle
+from tests.reports import pages
 from tests.workbooks import corrected_trade_csv
 
 
@@ -58,7 +59,7 @@ def test_quarterly_bulletin_prints_the_mart(built, settings):
     conn = built["conn"]
     res = render(settings, "2025Q3", built["out"])
     assert res["version"] == 1 and not res["reused"]
-    html, pdf, xlsx = res["paths"]
+    html, pdf, docx, xlsx = res["paths"]
     text = compact(pdf_text(pdf))
     assert "关于2025年三季度全省开放型经济主要指标完成情况的通报" in text
     # the figure, from the files (the oracle: pandas over the accepted files, not the marts): 2025 is complete
@@ -86,9 +87,10 @@ def test_quarterly_bulletin_prints_the_mart(built, settings):
         "AND target_progress_pct IS NOT NULL").fetchall()
     assert cards and all(card in ("红", "黄", "绿") for *_, card in cards)
     ordered = sorted((float(p) for _, p, _, _ in cards), reverse=True)
+    cells = pages.table_cells(pdf)
     for _, progress, _, card in cards:
         rank = ordered.index(float(progress)) + 1  # rank by target progress, as printed
-        assert f"{float(progress):.1f}（{rank}）{card}" in text
+        assert f"{float(progress):.1f}（{rank}）{card}" in cells
     # page 1 as an image: the artifact officials see first
     png = settings.output_dir / "bulletin_2025Q3_page1"
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(png)],
@@ -108,49 +110,234 @@ def test_quarterly_bulletin_prints_the_mart(built, settings):
     assert res["quality_run_id"] == run_id
     assert conn.execute("SELECT quality_run_id FROM audit.bulletins WHERE kind = 'quarterly' AND period = '2025Q3'"
                         ).fetchone()[0] == run_id
-    assert run_id in page and 'href="../data_docs/index.html"' in page
+    assert run_id in page and 'href="../data_docs/index.html"' in page  # relative: output/ moves as a whole
     assert (built["out"] / "../data_docs/index.html").resolve() == (settings.data_docs_dir / "index.html").resolve()
-    docs_index = (settings.data_docs_dir / "index.html").resolve()
-    assert f"数据质量报告 Data Docs：{docs_index}" in parts["xl/sharedStrings.xml"]
     assert run_id in parts["xl/sharedStrings.xml"]
+    # the link is the HTML's only: neither the PDF nor the XLSX links anything (nor names a path)
     with zipfile.ZipFile(xlsx) as z:
         rels = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".rels"))
-    assert 'Target="..\\data_docs\\index.html" TargetMode="External"' in rels  # relative, as in the HTML
+    assert "data_docs" not in rels and "TargetMode=\"External\"" not in rels
+    assert b"/URI" not in open(pdf, "rb").read()
 
 
 def test_monthly_scheduling_report(built, settings):
     res = render(settings, "2025-09", built["out"])
     text = compact(pdf_text(res["paths"][1]))
     assert "2025年9月全省招商引资项目调度情况" in text
-    for phrase in ("履约率", "开工率", "投产率", "资金到位率", "逾期项目清单", "资金到位停滞项目清单"):
+    for phrase in ("履约率", "开工率", "投产率", "资金到位率", "表1", "各市州项目调度汇总", "表2", "重大逾期项目",
+                   "表3", "未报送市州"):
         assert phrase in text
-    assert "数据来源" in xlsx_parts(res["paths"][2])["xl/workbook.xml"]
+    # the lists are the XLSX's, one sheet each
+    book = xlsx_parts(res["paths"][3])["xl/workbook.xml"]
+    for sheet in ("数据来源", "调度汇总", "重大逾期项目", "逾期项目", "资金停滞", "阶段变化", "终止项目",
+                  "到位资金更正"):
+        assert f'name="{sheet}"' in book, sheet
 
 
-def test_long_project_lists_print_their_largest_projects_and_the_xlsx_has_all(built, settings, monkeypatch):
-    """表2 in the PDF: the largest projects by 合同投资额, the count of the rest and where they are;
-    the XLSX sheet lists every overdue project (the expectation is computed from the mart here)."""
+def html_rows(path, title_start: str, header: bool = False) -> list[list[str]]:
+    """The rows of the document's table whose title starts with ``title_start`` (its <tbody>, or its
+    <thead> with ``header``), as cell texts, read with lxml."""
+    from lxml import html as lxml_html
+
+    doc = lxml_html.fromstring(open(path, encoding="utf-8").read())
+    for group in doc.find_class("tablegroup"):
+        if group.find("h3").text_content().startswith(title_start):
+            part = group.find(".//thead" if header else ".//tbody")
+            return [[c.text_content() for c in tr if c.tag in ("td", "th")] for tr in part.findall("tr")]
+    raise AssertionError(f"no table {title_start!r} in {path}")
+
+
+def test_scheduling_prints_the_major_overdue_projects_by_city_and_the_xlsx_every_list(built, settings):
+    """表2 in the PDF: per city, its largest major overdue projects (at most MAJOR_PER_CITY); the XLSX
+    sheet 逾期项目 lists every overdue project, with filters on (expectations from the mart)."""
     from python_calamine import CalamineWorkbook
 
-    from reports import bulletin
+    from reports.bulletin import MAJOR_PER_CITY
 
     overdue = built["conn"].execute(
-        "SELECT project_id, contract_amount_100m_cny FROM marts.monthly_scheduling WHERE period = '2025-08' "
-        "AND (is_overdue_not_started OR is_overdue_not_producing) ORDER BY city_code, project_id").fetchall()
-    assert len(overdue) >= 3, "the sample should have a few overdue projects"
-    limit = len(overdue) // 2
-    ranked = sorted(range(len(overdue)), key=lambda i: (-float(overdue[i][1] or 0), i))
-    shown = {overdue[i][0] for i in ranked[:limit]}
-    monkeypatch.setattr(bulletin, "PDF_LIST_ROWS", limit)
+        "SELECT city_code, project_id, is_major, coalesce(contract_amount_100m_cny, 0) "
+        "FROM marts.monthly_scheduling "
+        "WHERE period = '2025-08' AND (is_overdue_not_started OR is_overdue_not_producing)").fetchall()
+    majors: dict[str, list] = {}
+    for city, pid, major, amount in overdue:
+        if major:
+            majors.setdefault(city, []).append((float(amount), pid))
+    assert majors, "the sample should have major overdue projects"
     res = render(settings, "2025-08", built["out"])
-    text = compact(pdf_text(res["paths"][1]))
-    table2 = text[text.index("表2逾期项目清单"):text.index("表3")]
-    assert {pid for pid, _ in overdue if pid in table2} == shown
-    rest = len(overdue) - limit
-    assert f"共{len(overdue)}个项目，本表列出合同投资额最大的{limit}个，其余{rest}个见XLSX“逾期项目”表" in table2
-    sheet = CalamineWorkbook.from_path(str(res["paths"][2])).get_sheet_by_name("逾期项目").to_python()
-    listed = [c for row in sheet for c in row if isinstance(c, str) and c in {pid for pid, _ in overdue}]
-    assert sorted(listed) == sorted(pid for pid, _ in overdue)
+    listed = [row[1] for row in html_rows(res["paths"][0], "表2")]
+    assert len(listed) == len(set(listed)) == sum(min(len(v), MAJOR_PER_CITY) for v in majors.values())
+    for projects in majors.values():
+        shown = [a for a, pid in projects if pid in listed]
+        left = [a for a, pid in projects if pid not in listed]
+        assert len(shown) == min(len(projects), MAJOR_PER_CITY)
+        assert not left or min(shown) >= max(left)  # the largest are the ones printed
+    # the cities in code order, each city's projects from the largest down
+    codes = [pid[:6] for pid in listed]
+    assert codes == sorted(codes)
+    book = CalamineWorkbook.from_path(str(res["paths"][3]))
+    sheet = book.get_sheet_by_name("逾期项目").to_python()
+    ids = {pid for _, pid, _, _ in overdue}
+    assert sorted(c for row in sheet for c in row if isinstance(c, str) and c in ids) == sorted(ids)
+    with zipfile.ZipFile(res["paths"][3]) as z:  # filters on the list (sheets in workbook order)
+        xml = z.read(f"xl/worksheets/sheet{book.sheet_names.index('逾期项目') + 1}.xml").decode()
+    assert "<autoFilter" in xml
+
+
+def test_scheduling_city_table_equals_the_marts(built, settings):
+    """表1 各市州项目调度汇总: every figure against the marts, computed here with SQL of its own."""
+    conn = built["conn"]
+    res = render(settings, "2025-09", built["out"])
+    rows = {r[0]: r[1:] for r in html_rows(res["paths"][0], "表1")}
+    names = dict(conn.execute("SELECT city_code, city_name FROM marts.dim_city").fetchall())
+    names["430000"] = "全省"
+    kpis = ["signed_projects", "signed_investment", "performance_rate", "start_rate", "production_rate",
+            "funds_rate"]
+    values = {(k, c): (v, r) for k, c, v, r in conn.execute(
+        "SELECT kpi_code, city_code, value_ytd, rank_in_province FROM marts.kpi_city_month WHERE period = '2025-09'")}
+    counts = {c: [0, 0, 0, 0] for c in names}
+    for c, od, st in conn.execute(
+            "SELECT city_code, count(*) FILTER (WHERE is_overdue_not_started OR is_overdue_not_producing), "
+            "count(*) FILTER (WHERE is_stalled_funds) FROM marts.monthly_scheduling WHERE period = '2025-09' "
+            "GROUP BY city_code"):
+        counts[c][0], counts[c][1] = od, st
+    for c, n in conn.execute(
+            "SELECT m.city_code, count(DISTINCT m.project_key) FROM marts.monthly_scheduling AS m "
+            "WHERE m.period = '2025-09' AND EXISTS (SELECT 1 FROM marts.fct_project_month AS f "
+            "WHERE f.project_key = m.project_key AND f.stage = '终止' AND f.stage_changed "
+            "AND f.period BETWEEN '2025-01' AND '2025-09') GROUP BY m.city_code"):
+        counts[c][2] = n
+    for c, n in conn.execute("SELECT city_code, count(*) FROM marts.submission_status WHERE period = '2025-09' "
+                             "AND status IN ('missing', 'rejected') GROUP BY city_code"):
+        counts[c][3] = n
+    counts["430000"] = [sum(counts[c][i] for c in counts if c != "430000") for i in range(4)]
+    assert set(rows) == set(names.values())
+    for code, name in names.items():
+        printed = rows[name]
+        for i, k in enumerate(kpis):
+            v, rank = values[(k, code)]
+            decimals = 0 if k == "signed_projects" else 1
+            expect = "—" if v is None else f"{float(v):.{decimals}f}" + (f"（{rank}）" if rank else "")
+            assert printed[i] == expect, (name, k, printed[i], expect)
+        assert [int(x) for x in printed[len(kpis):]] == counts[code], name
+
+
+def test_appraisal_tables_equal_the_marts(built, settings):
+    """附表1 of the appraisal: every city's total and rank, in rank order, from marts.performance_appraisal."""
+    from reports.appraisal import render as render_appraisal
+
+    res = render_appraisal(settings, "2025Q3", built["out"])
+    expected = built["conn"].execute(
+        "SELECT DISTINCT city_name, total_score, rank FROM marts.performance_appraisal "
+        "WHERE as_of_period = '2025-09' ORDER BY rank, city_name").fetchall()
+    rows = html_rows(res["paths"][0], "附表1")
+    assert [(r[0], r[-2], r[-1]) for r in rows] == [(n, f"{float(t):,.2f}", str(k)) for n, t, k in expected]
+
+
+def documents(built, settings) -> dict[str, list[str]]:
+    from reports.appraisal import render as render_appraisal
+
+    return {"bulletin": render(settings, "2025Q3", built["out"])["paths"],
+            "scheduling": render(settings, "2025-09", built["out"])["paths"],
+            "appraisal": render_appraisal(settings, "2025Q3", built["out"])["paths"]}
+
+
+def test_every_pdf_page_by_page(built, settings):
+    """Headers over their columns in every table, no page with only a footnote, a heading or a note,
+    a scheduling PDF short enough to read, the GB/T 9704 版头 and page numbers; page 1 kept as PNG."""
+    import pdfplumber
+
+    for name, (_, pdf, _, _) in documents(built, settings).items():
+        assert pages.table_problems(pdf) == [], name
+        assert pages.page_problems(pdf) == [], name
+        with pdfplumber.open(pdf) as doc:
+            first, second = doc.pages[0], doc.pages[1]
+            text = compact(first.extract_text())
+            assert text.startswith(settings.doc_issuer + "文件"), text[:40]
+            docno = settings.doc_numbers[{"bulletin": "quarterly", "scheduling": "monthly"}.get(name, name)]
+            assert re.search(re.escape(docno).replace(r"\{year\}", "2025").replace(r"\{quarter\}", "3")
+                             .replace(r"\{month\}", "9"), text), text[:80]
+            red = {ch["text"] for ch in first.chars
+                   if [round(v, 2) for v in ch.get("non_stroking_color") or ()] == [0.75, 0, 0]}  # #c00000
+            assert set(settings.doc_issuer + "文件") <= red  # the organ's mark in red
+            for page, side in ((first, "right"), (second, "left")):  # — 1 — at the outside bottom
+                words = [w for w in page.extract_words() if w["top"] > page.height - 35 * 72 / 25.4]
+                assert [w["text"] for w in words] == ["—", str(page.page_number), "—"], words
+                x = (words[0]["x0"] + words[-1]["x1"]) / 2
+                assert (x > page.width * 0.7) if side == "right" else (x < page.width * 0.3), (name, side, x)
+            # the 版心: 156 mm from 28 mm on the left, on a portrait page
+            body = [ch for ch in first.chars if ch["top"] < first.height - 35 * 72 / 25.4]
+            assert min(ch["x0"] for ch in body) >= 28 * 72 / 25.4 - 1
+            assert max(ch["x1"] for ch in body) <= (210 - 26) * 72 / 25.4 + 1
+        fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
+        assert "FandolFang" in fonts and "FandolSong" in fonts, fonts
+        pages.keep_page_one(pdf, f"{name}_page1")
+    assert pages.pages(documents(built, settings)["scheduling"][1]) <= 10
+
+
+def test_nothing_of_the_server_in_any_document(built, settings):
+    """No path, host name, loopback address or UTC offset in any file of any document."""
+    import socket
+
+    import docx
+
+    from core.settings import PROJECT_ROOT
+
+    banned = [str(settings.output_dir), str(settings.state_dir), str(PROJECT_ROOT), "+00:00", "file:",
+              "localhost", "127.0.0.1", "/tmp/"]
+    host = re.compile(rf"(?<![\w.-]){re.escape(socket.gethostname())}(?![\w.-])")
+    for name, paths in documents(built, settings).items():
+        html, pdf, docx_path, xlsx = paths
+        d = docx.Document(docx_path)
+        texts = {  # the HTML without its images' data, the PDF's text and its raw bytes (metadata, links)
+            "html": re.sub(r'(src|data-png)="data:[^"]*"|data-png="[^"]*"', "", open(html, encoding="utf-8").read()),
+            "pdf": pdf_text(pdf),
+            "pdf bytes": open(pdf, "rb").read().decode("latin-1"),
+            "docx": "\n".join([p.text for p in d.paragraphs] + [c.text for t in d.tables for r in t.rows
+                                                                for c in r.cells]),
+            "xlsx": "".join(xlsx_parts(xlsx).values()),
+        }
+        for kind, text in texts.items():
+            for b in banned:
+                assert b not in text, (name, kind, b)
+            if kind != "pdf bytes":  # compressed streams hold any short string by chance
+                assert not host.search(text), (name, kind, "host name")
+
+
+def numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def test_docx_opens_and_holds_the_pdf_figures(built, settings):
+    """The editable copy: python-docx reads it back; it holds the same numbers as the PDF's text (page
+    numbers aside), its tables are Word tables with the HTML's cells, wide ones on landscape pages."""
+    import docx
+    from docx.enum.section import WD_ORIENT
+    from lxml import html as lxml_html
+
+    for name, (html, pdf, docx_path, _) in documents(built, settings).items():
+        d = docx.Document(docx_path)
+        body = [p.text for p in d.paragraphs] + [c.text for t in d.tables for r in t.rows for c in r.cells]
+        pdf_body = re.sub(r"—\s*\d+\s*—", " ", pdf_text(pdf))
+        assert numbers("\n".join(body)) == numbers(pdf_body), name
+        page = lxml_html.fromstring(open(html, encoding="utf-8").read())
+        tables = page.findall(".//table")
+        assert len(d.tables) == len(tables), name
+        for t_html, t_docx in zip(tables, d.tables):
+            cells = [re.sub(r"\s+", "", c.text_content()) for c in t_html.iter("td")]
+            got = []
+            for r in t_docx.rows[len(t_html.findall("thead/tr")):]:
+                seen = []
+                for c in r.cells:  # a merged cell shows once per grid column it spans
+                    if not seen or c._tc is not seen[-1]._tc:
+                        seen.append(c)
+                got += [re.sub(r"\s+", "", c.text) for c in seen]
+            assert got == cells, name
+        wide = sum(1 for g in page.find_class("tablegroup") if "wide" in g.get("class"))
+        assert sum(s.orientation == WD_ORIENT.LANDSCAPE for s in d.sections) == wide, name
+        assert d.settings.odd_and_even_pages_header_footer
+        footer = d.sections[0].footer._element.xml + d.sections[0].even_page_footer._element.xml
+        assert footer.count('w:instr="PAGE"') == 2
+        assert 'w:eastAsia="仿宋"' in d.styles["Normal"].element.xml
 
 
 def test_versions_and_injection(built, settings):
@@ -186,7 +373,7 @@ def test_versions_and_injection(built, settings):
                           "AND period = '2025Q3' AND version = 2").fetchone()
     assert stored[0] == v2["changes"] and stored[1]["hash"] == v2["data_version"]["hash"]
     assert "由" in compact(pdf_text(v2["paths"][1]))
-    parts = xlsx_parts(v2["paths"][2])
+    parts = xlsx_parts(v2["paths"][3])
     assert "'=cmd|x" in parts["xl/sharedStrings.xml"]
     assert not any("<f>" in body or "<f " in body for name, body in parts.items() if name.startswith("xl/worksheets/"))
 

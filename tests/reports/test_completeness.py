@@ -107,7 +107,7 @@ def test_override_prints_the_figure_with_the_note_and_1_2_as_one_trend_point(wh,
     conn, oracle = wh["conn"], wh["oracle"]
     res = render(settings, "2025Q1", wh["out"], allow_incomplete=True)
     assert res["version"] == 1 and not res["reused"]
-    html_path, pdf, xlsx = res["paths"]
+    html_path, pdf, _docx, xlsx = res["paths"]
     html = Path(html_path).read_text("utf-8")
     text = pdf_text(pdf)
     # the province total over the 13 cities that reported (the oracle, from the files), with the note beside it
@@ -154,16 +154,16 @@ def test_override_prints_the_figure_with_the_note_and_1_2_as_one_trend_point(wh,
 
 def test_scheduling_report_lists_the_cities_not_reported_with_days_overdue(wh, settings):
     res = render(settings, "2025-03", wh["out"], allow_incomplete=True)
-    html_path, pdf, xlsx = res["paths"]
+    html_path, pdf, _docx, xlsx = res["paths"]
     html = Path(html_path).read_text("utf-8")
     overdue = (date.today() - date(2025, 4, 10)).days  # deadline: the 10th of the following month
-    rows = cells_of(html, "表7  2025年3月未报送市州")
+    rows = cells_of(html, "表3  2025年3月未报送市州")
     assert rows == [[MISSING_NAME, "月报工作簿", "未报送", "2025-04-10", str(overdue), "0"],
                     [MISSING_NAME, "外贸明细", "未报送", "2025-04-10", str(overdue), "0"]]
     text = pdf_text(pdf)
-    assert "表7" in text and f"截至本报告生成，{MISSING_NAME}共1个市州本月报送文件未到" in text
+    assert "表3" in text and f"截至本报告生成，{MISSING_NAME}共1个市州本月报送文件未到" in text
     sheet = python_calamine.CalamineWorkbook.from_path(str(xlsx)).get_sheet_by_name("未报送市州").to_python()
-    assert sheet[0][0] == "表7  2025年3月未报送市州"
+    assert sheet[0][0] == "表3  2025年3月未报送市州"
     assert [r[:5] for r in sheet[2:4]] == [[MISSING_NAME, "月报工作簿", "未报送", "2025-04-10", overdue],
                                           [MISSING_NAME, "外贸明细", "未报送", "2025-04-10", overdue]]
     # the summary's province figure carries the note too
@@ -228,7 +228,7 @@ def test_correction_after_publication_gives_v2_with_a_correction_note(wh, settin
     assert stored == v2["corrections"]
 
     # the document: 更正说明 in the HTML/PDF and as an XLSX sheet
-    html_path, pdf, xlsx = v2["paths"]
+    html_path, pdf, _docx, xlsx = v2["paths"]
     html = Path(html_path).read_text("utf-8")
     row = next(r for r in cells_of(html, "<h2>更正说明</h2>") if r[1] == f"{CORRECTED_NAME} 进出口总额 2025年1—3月")
     assert row[2:] == [f"{old_city:.1f}", f"{new_city:.1f}", f"{new_city - old_city:+.1f}", "亿元",

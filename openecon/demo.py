@@ -69,11 +69,10 @@ def run() -> int:
 
     _say(f"writing the auditor's report for {quarter}")
     audit = audit_report(settings, quarter)["paths"]
-    # the newest version of each document the report DAGs wrote (PDF, or HTML for the appraisal)
-    documents = [max(settings.output_dir.glob(f"bulletins/{stem}_v*.{ext}"), key=lambda p: p.stat().st_mtime,
+    # the newest version of each document the report DAGs wrote (its PDF; the DOCX, HTML, XLSX beside it)
+    documents = [max(settings.output_dir.glob(f"bulletins/{stem}_v*.pdf"), key=lambda p: p.stat().st_mtime,
                      default=None)
-                 for stem, ext in ((f"bulletin_{quarter}", "pdf"), (f"scheduling_{end}", "pdf"),
-                                   (f"appraisal_{quarter}", "html"))]
+                 for stem in (f"bulletin_{quarter}", f"scheduling_{end}", f"appraisal_{quarter}")]
 
     with psycopg.connect(**settings.warehouse.conninfo()) as conn:
         total, periods, first, last, parks, cities = conn.execute(

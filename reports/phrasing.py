@@ -130,7 +130,8 @@ def ranked_list(rows: Sequence[dict], n: int, label: Callable[[dict], str], text
     """The first ``n`` of ``rows`` (already in order) with their figures, ties told as ties.
 
     A city that prints the same figure as the n-th joins the list (a tie at the boundary is
-    never cut); cities with the same printed figure share it: 长沙市（12.3%）、株洲市和湘潭市（均为10.1%）.
+    never cut); cities with the same printed figure share it: 长沙市（12.3%）、株洲市和湘潭市（均为10.1%）,
+    A和B（均增长3.1%）, A和B（均持平）.
     """
     rows = list(rows)
     if not rows:
@@ -150,5 +151,6 @@ def ranked_list(rows: Sequence[dict], n: int, label: Callable[[dict], str], text
         if len(g) == 1:
             parts.append(f"{names[0]}（{text(g[0])}）")
         else:
-            parts.append(f"{join(names)}（均为{text(g[0])}）")
+            t = text(g[0])  # 均为10.1% for a figure, 均增长3.1% / 均持平 for a change
+            parts.append(f"{join(names)}（{'均为' if t[:1].isdigit() or t[:1] == '-' else '均'}{t}）")
     return "、".join(parts)

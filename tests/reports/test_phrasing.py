@@ -89,6 +89,15 @@ def test_ranked_list_keeps_ties_together_and_never_cuts_one():
     near = [{"n": "甲", "v": 10.14}, {"n": "乙", "v": 10.06}]
     assert phrasing.ranked_list(near, 1, name, value) == "甲和乙（均为10.1%）"
     assert phrasing.ranked_list([], 3, name, value) == ""
+    # a shared change reads 均增长 / 均持平, never 均为持平
+    flat = [{"n": "甲", "v": 0.01}, {"n": "乙", "v": -0.02}]
+
+    def change(r):
+        return phrasing.bare_change(r["v"], is_ratio=False)
+
+    assert phrasing.ranked_list(flat, 1, name, change) == "甲和乙（均持平）"
+    same = [{"n": "甲", "v": 3.1}, {"n": "乙", "v": 3.12}]
+    assert phrasing.ranked_list(same, 1, name, change) == "甲和乙（均增长3.1%）"
 
 
 def test_number_never_prints_minus_zero():

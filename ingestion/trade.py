@@ -276,7 +276,7 @@ def _starts_with_any(arr: pa.Array, prefixes: bytes) -> np.ndarray:
     """Which values begin with one of the single ASCII bytes ``prefixes`` (nulls do not): the
     first byte of each value read off the offsets, 5× faster than a regular expression."""
     n = len(arr)
-    if not n or arr.buffers()[2] is None:
+    if not n or arr.buffers()[2] is None or arr.buffers()[2].size == 0:  # no value has a byte (all null or "")
         return np.zeros(n, dtype=bool)
     offsets = _offsets(arr)
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)

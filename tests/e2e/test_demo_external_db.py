@@ -48,8 +48,9 @@ def test_demo_twice_on_external_server_creates_no_embedded_cluster(tmp_path, pg)
         # the documents of the latest quarter and month, written once: the second run reuses v1
         out = tmp_path / "output"
         assert sorted(p.name for p in (out / "bulletins").glob("*.pdf")) == [
-            "bulletin_2025Q3_v1.pdf", "scheduling_2025-09_v1.pdf"]
-        assert (out / "bulletins" / "appraisal_2025Q3_v1.html").exists()
+            "appraisal_2025Q3_v1.pdf", "bulletin_2025Q3_v1.pdf", "scheduling_2025-09_v1.pdf"]
+        assert sorted(p.name for p in (out / "bulletins").glob("*.docx")) == [
+            "appraisal_2025Q3_v1.docx", "bulletin_2025Q3_v1.docx", "scheduling_2025-09_v1.docx"]
         audit = (out / "audit" / "audit_2025Q3.html").read_text(encoding="utf-8")
         assert "data_docs/index.html" in audit and "bulletin_2025Q3_v1" in audit
     finally:

@@ -169,6 +169,16 @@ def test_utf16_files_are_read_and_a_lone_surrogate_rejects_only_its_row(tmp_path
     assert_loaded(loaded, expected((2, cells(1)), (5, cells(4, enterprise_name="岳阳，贸易"))))
 
 
+def test_a_file_whose_only_row_is_undecodable_is_read_and_rejects_that_row(tmp_path):
+    """Found by the property test: one record, its enterprise code a lone surrogate in UTF-16, leaves
+    every value of a column null with an empty data buffer; the checks must read that as no value."""
+    records = [HEADER, cells(1, enterprise_code=f"0{BAD}" + "0" * 17)]
+    result, loaded = stream(tmp_path, b"\xff\xfe" + encoded(records, "utf-16-le", bad=b"\x00\xdc"))
+    assert found(result) == {(2, "企业代码", "invalid_encoding")}
+    assert (result.rows_total, result.rows_loaded, result.bad_rows) == (1, 0, 1)
+    assert loaded == {}
+
+
 def test_values_longer_than_max_length_reject_their_row(tmp_path):
     limit = TRADE.column("enterprise_name").max_length
     records = [HEADER, cells(1, enterprise_name="名" * limit), cells(2, enterprise_name="名" * (limit + 1)),

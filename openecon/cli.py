@@ -148,6 +148,21 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_trace(args) -> int:
+    from core.postgres import ensure_database
+    from reports import data, trace
+
+    settings = get_settings()
+    ensure_database(settings)
+    with data.connect(settings) as conn:
+        t = trace.trace(conn, settings, args.kpi, args.city, args.period)
+        print(trace.text(t))
+        if args.rows:
+            n, total = trace.write_rows(conn, t, Path(args.rows))
+            print(f"源数据行 source rows: {n} → {args.rows}（Σ {total} 元 = {total / trace.YUAN_PER_100M:.6f} 亿元）")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from openecon import demo
 
@@ -240,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="publish even when the period is incomplete (a city not reported, 1–2月 "
                                        "not covered): each province total then names the cities not included")
         document.set_defaults(func=func)
+
+    tracer = sub.add_parser("trace", help="where a figure comes from: definition, formula, files, rows (溯源)")
+    tracer.add_argument("--kpi", required=True, help="KPI code, e.g. trade_total")
+    tracer.add_argument("--city", required=True, help="city code, 430000 for the province")
+    tracer.add_argument("--period", required=True, metavar="YYYY-MM")
+    tracer.add_argument("--rows", metavar="FILE.csv", help="also write every contributing source row")
+    tracer.set_defaults(func=cmd_trace)
 
     demo = sub.add_parser("demo", help="db start + sample + the Airflow DAG, end to end")
     demo.set_defaults(func=cmd_demo)

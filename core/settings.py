@@ -90,7 +90,7 @@ class Settings:
         # unless ingested with --allow-shrink.
         self.min_superseding_share = num("MIN_SUPERSEDING_SHARE", 0.5)
         # The documents' 版头 (GB/T 9704): the issuing organ and each kind's 发文字号, a pattern
-        # with {year}, {quarter}, {month} (README "The documents").
+        # with {year}, {quarter}, {month} (README "The documents as sent").
         self.doc_issuer = env.get("OPENECON_DOC_ISSUER") or "湖南省商务厅"
         self.doc_numbers = {"quarterly": env.get("OPENECON_DOCNO_QUARTERLY") or "湘商通〔{year}〕{quarter}号",
                             "appraisal": env.get("OPENECON_DOCNO_APPRAISAL") or "湘商考〔{year}〕{quarter}号",

@@ -31,24 +31,24 @@ def _printed_sign(v: float, decimals: int = 1) -> int:
     return 0 if r == 0 else (1 if r > 0 else -1)
 
 
-def growth(pct, lead: str = "同比") -> str:
-    """同比增长2.8% / 同比下降1.2% / 与上年同期持平; "" when there is no growth rate."""
-    if pct is None:
+def _versus_last_year(v, lead: str, up: str, down: str, unit: str) -> str:
+    """{lead}{up|down}{|v|}{unit}, 与上年同期持平 when it prints as 0.0, "" when there is none."""
+    if v is None:
         return ""
-    s = _printed_sign(pct)
+    s = _printed_sign(v)
     if s == 0:
         return "与上年同期持平"
-    return f"{lead}{'增长' if s > 0 else '下降'}{number(abs(pct))}%"
+    return f"{lead}{up if s > 0 else down}{number(abs(v))}{unit}"
+
+
+def growth(pct, lead: str = "同比") -> str:
+    """同比增长2.8% / 同比下降1.2% / 与上年同期持平; "" when there is no growth rate."""
+    return _versus_last_year(pct, lead, "增长", "下降", "%")
 
 
 def points(pp, lead: str = "同比") -> str:
     """A change of a ratio in 个百分点: 同比提高1.5个百分点 / 同比降低0.3个百分点 / 与上年同期持平."""
-    if pp is None:
-        return ""
-    s = _printed_sign(pp)
-    if s == 0:
-        return "与上年同期持平"
-    return f"{lead}{'提高' if s > 0 else '降低'}{number(abs(pp))}个百分点"
+    return _versus_last_year(pp, lead, "提高", "降低", "个百分点")
 
 
 def change(value, is_ratio: bool, lead: str = "同比") -> str:

@@ -637,7 +637,7 @@ def _rate_table(k: Kpis, period: Period) -> dict:
             g = growth_key(r)
             cells.append({"text": fmt(g), "value": g, "decimals": 1})
         body.append(cells)
-    return {"sheet": "四率", "title": f"表1  {period.year}年{period.ytd_label}各市州项目“四率”", "columns": cols,
+    return {"sheet": "四率", "title": f"{period.year}年{period.ytd_label}各市州项目“四率”", "columns": cols,
             "rows": body, "note": with_table_notes("注：括号内为全省14个市州位次；四率同比为个百分点；“—”表示无数据"
                                                    "或不计算同比。", notes)}
 
@@ -746,9 +746,8 @@ def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> tup
     """(the document's tables 表1..3, the XLSX's sheets: those, then every list in full)."""
     document = [_city_summary_table(k, projects, period), _major_overdue_table(projects),
                 _not_reported_table(projects, period, as_of)]
-    rates = _rate_table(k, period)
     lists = [
-        {**rates, "title": rates["title"].replace("表1  ", "")},
+        _rate_table(k, period),
         project_list("逾期项目", "逾期项目清单", projects["overdue"], ["逾期类型", "起算日期", "已历月数"],
                      "签约超过6个月仍处于签约或注册阶段；注册超过12个月仍未投产（终止项目除外）。"),
         project_list("资金停滞", "资金到位停滞项目清单", projects["stalled"], ["累计实际到位资金", "资金到位率（%）"],

@@ -108,7 +108,7 @@ class _Writer:
                     p = self.para(child, size=9, font=HEADING, indent=False, line=None)
                     p.paragraph_format.space_before = Pt(6) if child is el[0] else Pt(0)
         elif tag == "div" and "tablegroup" in cls:
-            self.section("wide" in cls)
+            self.section("wide" in cls, first=el.getprevious() is None)
             for child in el:
                 self.block(child)
         elif tag == "div" and "closing" in cls:  # closing paragraph, 附件, 落款, version: on one page
@@ -132,13 +132,14 @@ class _Writer:
             p.paragraph_format.space_before = Pt(32)
             _bottom_border(p, "C00000", 10)  # the red separator under the 发文字号 (GB/T 9704 §7.2.4)
 
-    def section(self, wide: bool) -> None:
-        """A landscape section for a wide table; back to portrait after it."""
+    def section(self, wide: bool, first: bool) -> None:
+        """As in the PDF: a wide table on landscape pages of its own, back to portrait after it; the
+        first table on a new page; a portrait table after a portrait one where the page has room."""
         if wide or self.landscape:
             sec = self.doc.add_section(WD_SECTION.NEW_PAGE)
             _page(sec, LANDSCAPE if wide else PORTRAIT)
             self.landscape = wide
-        else:
+        elif first:
             self.doc.add_page_break()
 
     # ------------------------------------------------------------------ paragraphs

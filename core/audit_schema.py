@@ -230,6 +230,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         "COMMENT ON VIEW audit.quality_checked_files IS 'The highest file id the latest passing quality gate "
         "covered (NULL before any pass): raw rows of files up to it were checked'",
     )),
+    Migration(9, "every figure a published version printed, with its id and trace", (
+        # One row per figure a document version prints (tables, sentences, charts' data): its id
+        # (<kpi>.<city>.<period>.<measure>, reports.figures), what it is, the text printed, where, and
+        # its trace as of publication (the formula with its numbers, the cities, the files in force
+        # then): `openecon trace --figure` reads a figure of any version from here, after corrections too.
+        # The figures a printed one rests on (a city of a province total, last year's 累计 of a 同比)
+        # are rows too, with printed_text NULL: every link of a trace leads to a row.
+        """
+        CREATE TABLE IF NOT EXISTS audit.document_figures (
+          bulletin_id   bigint NOT NULL REFERENCES audit.bulletins (id),
+          figure_id     text NOT NULL,
+          kpi_code      text NOT NULL,
+          city_code     text NOT NULL,
+          kpi_period    text NOT NULL,
+          measure       text NOT NULL,
+          value         text,
+          printed_text  text,
+          label         text NOT NULL,
+          places        jsonb NOT NULL DEFAULT '[]',
+          trace         jsonb,
+          PRIMARY KEY (bulletin_id, figure_id)
+        )
+        """,
+        "COMMENT ON TABLE audit.document_figures IS 'One row per figure a published document version printed: "
+        "its id (kpi.city.period.measure), value, printed text, places and trace as of publication'",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

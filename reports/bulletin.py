@@ -20,7 +20,8 @@ from core.constants import PROVINCE_CODE
 from core.periods import Period, months_between, parse_period, shift
 from ingestion.contract import PROJECTS
 from ingestion.load import PAID_IN_REVISION
-from reports import charts, completeness, data, docx_writer, maps, phrasing, publish, templating, xlsx
+from reports import charts, completeness, data, docx_writer, maps, phrasing, publish, templating, trace_figures, xlsx
+from reports.figures import Figures
 from reports.phrasing import DECIMALS
 
 CN_NUM = "〇一二三四五六七八九"
@@ -46,9 +47,18 @@ def growth_phrase(r: dict) -> str:
     return phrasing.change(growth_key(r), r["unit"] == "%")
 
 
-def growth_or_reason(r: dict) -> str:
-    """The growth phrase, or why there is none (本期数据不完整 / 上年同期数据不完整 / 无上年同期数)."""
-    return growth_phrase(r) or YOY_REASONS.get(r.get("yoy_basis"), "")
+def growth_or_reason(r: dict, printed: Figures | None = None, place: str = "") -> str:
+    """The growth phrase, or why there is none (本期数据不完整 / 上年同期数据不完整 / 无上年同期数);
+    the phrase marked as the figure it prints when ``printed`` registers the document's figures."""
+    phrase = growth_phrase(r)
+    if phrase and printed is not None:
+        return printed.mark(r, growth_measure(r), growth_key(r), phrase, place)
+    return phrase or YOY_REASONS.get(r.get("yoy_basis"), "")
+
+
+def growth_measure(r: dict) -> str:
+    """The measure a row's 同比 is: yoy_pp for a ratio (个百分点), yoy_pct otherwise."""
+    return "yoy_pp" if r["unit"] == "%" else "yoy_pct"
 
 
 def progress_phrase(r: dict) -> str:
@@ -177,16 +187,17 @@ def quarterly_context(conn, period: Period, allow_incomplete: bool = False) -> d
     q = Kpis(rows, data.cities(conn), found)
     qn = CN_NUM[period.quarter]
     cells = q.cells(_kpis_present(q))
-    charts_, trend_note = _quarterly_charts(conn, q, period, cells)
+    printed = Figures()
+    charts_, trend_note = _quarterly_charts(conn, q, period, cells, printed)
     return {
         "kind": "quarterly",
         "title": f"关于{period.year}年{qn}季度全省开放型经济主要指标完成情况的通报",
         "period": period, "ytd": period.ytd_label, "time_progress": fmt(rows[0]["time_progress_pct"]),
-        "overview": _overview(q, period.ytd_label), "city_sections": _city_sections(q),
-        "features": _features(q), "problems": _problems(q), "tables": _appendix(q, period),
+        "overview": _overview(q, period.ytd_label, printed), "city_sections": _city_sections(q, printed),
+        "features": _features(q), "problems": _problems(q), "tables": _appendix(q, period, printed),
         "charts": charts_, "trend_note": trend_note, "figures": _quarterly_figures(q, period.ytd_label),
         "cells": cells, "incomplete": found.summary() if found.allowed else None,
-        "incomplete_register": found.register(),
+        "incomplete_register": found.register(), "printed": printed,
         "source_range": (f"{period.year - 1}-01", period.ym),
     }
 
@@ -209,7 +220,7 @@ OVERVIEW_GROUPS = (["trade_total", "exports", "imports", "trade_enterprises", "s
                    data.RATE_KPIS)
 
 
-def _overview(q: Kpis, ytd: str) -> list[str]:
+def _overview(q: Kpis, ytd: str, printed: Figures) -> list[str]:
     """一、总体情况: one paragraph per group of KPIs, the first sentence led by the period; a province
     figure that leaves cities out carries the note naming them, a missing 同比 the reason."""
     notes = Notes(q)
@@ -219,11 +230,9 @@ def _overview(q: Kpis, ytd: str) -> list[str]:
         if not r or r["value_ytd"] is None:
             return None
         head = f"{ytd}，全省" if lead else ""
-        if r["unit"] == "%":
-            s = f"{head}{r['kpi_name_zh']}{fmt(r['value_ytd'])}%"
-        else:
-            s = f"{head}{r['kpi_name_zh']}{fmt(r['value_ytd'], r['unit'])}{r['unit']}"
-        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r), progress_phrase(r)) if p]
+        value = fmt(r["value_ytd"]) + "%" if r["unit"] == "%" else fmt(r["value_ytd"], r["unit"]) + r["unit"]
+        s = f"{head}{r['kpi_name_zh']}{printed.mark(r, 'value_ytd', r['value_ytd'], value, OVERVIEW)}"
+        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r, printed, OVERVIEW), progress_phrase(r)) if p]
         return "，".join(parts)
 
     overview = []
@@ -235,8 +244,12 @@ def _overview(q: Kpis, ytd: str) -> list[str]:
     return overview
 
 
-def _city_sections(q: Kpis) -> list[dict]:
-    """二、各市州情况: per main KPI the cities first and last by total and by growth."""
+OVERVIEW, CITY_SECTIONS = "一、总体情况", "二、各市州情况"
+
+
+def _city_sections(q: Kpis, printed: Figures) -> list[dict]:
+    """二、各市州情况: per main KPI the cities first and last by total and by growth (each city's
+    name the link to the figure it is listed by)."""
     names, units = _names(q), _units(q)
     city_sections = []
     for k in data.MAIN_KPIS:
@@ -249,15 +262,18 @@ def _city_sections(q: Kpis) -> list[dict]:
         def total(r, u=u):
             return fmt(r["value_ytd"], u) + u
 
-        def name(r):
-            return r["city_name"]
+        def by_total(r):
+            return printed.mark(r, "value_ytd", r["value_ytd"], r["city_name"], CITY_SECTIONS)
 
-        lines = [f"总量居前三位的是{phrasing.ranked_list(by_val, 3, name, total)}，"
-                 f"居后三位的是{phrasing.ranked_list(by_val[::-1], 3, name, total)}"]
+        def by_growth(r):
+            return printed.mark(r, growth_measure(r), growth_key(r), r["city_name"], CITY_SECTIONS)
+
+        lines = [f"总量居前三位的是{phrasing.ranked_list(by_val, 3, by_total, total)}，"
+                 f"居后三位的是{phrasing.ranked_list(by_val[::-1], 3, by_total, total)}"]
         gs = sorted([r for r in rs if growth_key(r) is not None], key=lambda r: -growth_key(r))
         if gs:
-            lines.append(f"增速居前三位的是{phrasing.ranked_list(gs, 3, name, bare_growth)}，"
-                         f"居后三位的是{phrasing.ranked_list(gs[::-1], 3, name, bare_growth)}")
+            lines.append(f"增速居前三位的是{phrasing.ranked_list(gs, 3, by_growth, bare_growth)}，"
+                         f"居后三位的是{phrasing.ranked_list(gs[::-1], 3, by_growth, bare_growth)}")
         absent = [r for r in q.city_rows(k) if r["value_ytd"] is None]
         if absent:  # a city without a figure is named, never ranked as zero
             lines.append(f"{cn_list([r['city_name'] for r in absent])}无数据"
@@ -344,7 +360,7 @@ APPENDIX_NOTE = ("注：括号内为全省14个市州位次；序时进度{tp}%�
                  "（比率类指标以年度目标为准）。")
 
 
-def _appendix(q: Kpis, period: Period) -> list[dict]:
+def _appendix(q: Kpis, period: Period, printed: Figures) -> list[dict]:
     """附表1..3: one table per KPI group, the province first, three columns per KPI."""
     names, units, ytd = _names(q), _units(q), period.ytd_label
     tables = []
@@ -357,8 +373,9 @@ def _appendix(q: Kpis, period: Period) -> list[dict]:
                      {"group": f"{names[k]}（{u}）", "header": "同比（个百分点）" if u == "%" else "同比（%）"},
                      {"group": f"{names[k]}（{u}）", "header": "完成年度目标（%）"}]
         notes = table_notes(q, [q.get(k) for k in codes])
-        body = [[{"text": c["city_name"]}] + [cell for k in codes
-                                               for cell in _appendix_cells(q.get(k, c["city_code"]), q, notes)]
+        place = f"附表{gi}"
+        body = [[{"text": c["city_name"]}] + [cell for k in codes for cell in _appendix_cells(
+                    q.get(k, c["city_code"]), q, notes, printed, place)]
                 for c in q.areas]
         tables.append({"sheet": f"附表{gi}", "title": f"附表{gi}  {period.year}年{ytd}各市州{gname}主要指标",
                        "columns": [{"header": "地区", "group": "地区"}] + cols, "rows": body,
@@ -366,20 +383,32 @@ def _appendix(q: Kpis, period: Period) -> list[dict]:
     return tables
 
 
-def _appendix_cells(r: dict | None, q: Kpis | None = None, notes: dict | None = None) -> list[dict]:
+def _appendix_cells(r: dict | None, q: Kpis | None = None, notes: dict | None = None,
+                    printed: Figures | None = None, place: str = "") -> list[dict]:
     """A KPI's three cells in a 附表 row: total (with the marker of its note when it leaves cities
-    out), growth and target progress, each with its rank."""
+    out), growth and target progress, each with its rank (and card), each registered as printed."""
     if not r:
         return [{"text": "—"}] * 3
     u = r["unit"]
     gv = growth_key(r)
     card = f" {r['card']}" if r.get("card") and r["target_progress_pct"] is not None else ""
     marker = (notes or {}).get(q.note(r), "") if q is not None else ""
-    return [{"text": fmt_rank(r["value_ytd"], r["rank_in_province"], u) + marker, "value": r["value_ytd"],
-             "rank": r["rank_in_province"], "decimals": DECIMALS.get(u, 1)},
-            {"text": fmt_rank(gv, r["rank_growth"], "%"), "value": gv, "rank": r["rank_growth"], "decimals": 1},
-            {"text": fmt_rank(r["target_progress_pct"], r["rank_target"], "%") + card,
-             "value": r["target_progress_pct"], "rank": r["rank_target"], "decimals": 1}]
+    cells = [{"text": fmt_rank(r["value_ytd"], r["rank_in_province"], u) + marker, "value": r["value_ytd"],
+              "rank": r["rank_in_province"], "decimals": DECIMALS.get(u, 1)},
+             {"text": fmt_rank(gv, r["rank_growth"], "%"), "value": gv, "rank": r["rank_growth"], "decimals": 1},
+             {"text": fmt_rank(r["target_progress_pct"], r["rank_target"], "%") + card,
+              "value": r["target_progress_pct"], "rank": r["rank_target"], "decimals": 1}]
+    if printed is not None:
+        for cell, measure, rank in zip(cells, ("value_ytd", growth_measure(r), "target_progress_pct"),
+                                       ("rank_in_province", "rank_growth", "rank_target")):
+            if cell["value"] is None:
+                continue
+            cell["figure"] = printed.add(r, measure, cell["value"], fmt(cell["value"]), place)
+            if cell["rank"] is not None:
+                printed.add(r, rank, cell["rank"], str(cell["rank"]), place)
+        if card:
+            printed.add(r, "card", r["card"], r["card"], place)
+    return cells
 
 
 def trend_points(rows: list[dict], n_cities: int, notes: dict[str, str] | None = None) -> list[dict]:
@@ -408,13 +437,17 @@ def trend_points(rows: list[dict], n_cities: int, notes: dict[str, str] | None =
     return points
 
 
-def _quarterly_charts(conn, q: Kpis, period: Period, cells: dict) -> tuple[list[str], str | None]:
+def _quarterly_charts(conn, q: Kpis, period: Period, cells: dict,
+                      printed: Figures) -> tuple[list[str], str | None]:
     """The city ranking bars, the province's monthly trend and the map of the 14 市州; and the note
     under the trend naming the cities a hollow point leaves out."""
     ytd = period.ytd_label
     tt = q.city_rows("trade_total")
     ch = []
     bars = [{"city_name": r["city_name"], "value": r["value_ytd"]} for r in tt]
+    for r in tt:  # a chart's data are printed figures too
+        if r["value_ytd"] is not None:
+            printed.add(r, "value_ytd", r["value_ytd"], fmt(r["value_ytd"], "亿元"), "图1")
     ch.append(svg_img(charts.ranking_bars(bars, f"{period.year}年{ytd}各市州进出口总额", "亿元"), "各市州进出口总额"))
     tr = data.trend(conn, "trade_total", shift(period.ym, -14), period.ym)
     partial = [t["period"] for t in tr if t["value_month"] is not None and (t["cities_reported"] or 0) < len(q.cities)]
@@ -422,6 +455,7 @@ def _quarterly_charts(conn, q: Kpis, period: Period, cells: dict) -> tuple[list[
     for p in points:  # the plotted values are printed figures too
         if p["value"] is not None:
             publish.add_cell(cells, p["row"], 1, ytd=p["measure"] == "ytd", month=p["measure"] == "month")
+            printed.add(p["row"], f"value_{p['measure']}", p["value"], fmt(p["value"], "亿元"), "图2")
     title = "全省进出口总额月度走势（当月值）"
     alt = f"{title}，亿元：" + "；".join(
         f"{p['label']} {fmt(p['value'], '亿元')}" + ("" if p["complete"] or p["value"] is None else "*")
@@ -434,6 +468,10 @@ def _quarterly_charts(conn, q: Kpis, period: Period, cells: dict) -> tuple[list[
         trend_note += "空心点（*）为不完整数据：" + "；".join(f"{p['label']}{p['note']}" for p in incomplete) + "。"
     use_target = any(r["target_progress_pct"] is not None for r in tt)
     vals = {r["city_code"]: (r["target_progress_pct"] if use_target else r["yoy_pct"]) for r in tt}
+    for r in tt:
+        if vals[r["city_code"]] is not None:
+            measure = "target_progress_pct" if use_target else "yoy_pct"
+            printed.add(r, measure, vals[r["city_code"]], fmt(vals[r["city_code"]]), "图3")
     ch.append(svg_img(maps.choropleth(
         vals, f"各市州进出口总额{'完成年度目标' if use_target else '同比增速'}",
         f"{'完成年度目标' if use_target else '同比'}（%）"), "市州分布图"))
@@ -486,11 +524,13 @@ def monthly_context(conn, period: Period, allow_incomplete: bool = False, as_of:
                 "changes": _stage_changes(led), "terminated": _terminated(conn, period, led),
                 "revisions": _paid_in_revisions(conn, period),
                 "not_reported": completeness.not_reported(conn, period.ym, as_of)}
+    printed = Figures()
     return {
         "kind": "monthly", "title": f"{period.year}年{period.month}月全省招商引资项目调度情况",
-        "period": period, "ytd": period.ytd_label, "summary": _monthly_summary(k, led, projects, period.ytd_label),
-        **dict(zip(("doc_tables", "tables"), _monthly_tables(k, projects, period, as_of))),
-        "charts": _monthly_charts(k, period),
+        "period": period, "ytd": period.ytd_label,
+        "summary": _monthly_summary(k, led, projects, period.ytd_label, printed),
+        **dict(zip(("doc_tables", "tables"), _monthly_tables(k, projects, period, as_of, printed))),
+        "charts": _monthly_charts(k, period, printed), "printed": printed,
         "figures": _monthly_figures(k, projects, period.ytd_label), "cells": k.cells(SCHEDULING_KPIS),
         "incomplete": found.summary() if found.allowed else None, "incomplete_register": found.register(),
         "source_range": (shift(period.ym, -15), period.ym),
@@ -586,7 +626,7 @@ def _paid_in_revisions(conn, period: Period) -> list[list[dict]]:
             for r in rows]
 
 
-def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str) -> list[str]:
+def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str, printed: Figures) -> list[str]:
     """The opening paragraphs: signed projects, the province's 四率, the counts of each list, the
     cities not reported."""
     summary = []
@@ -594,14 +634,16 @@ def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str) -> list
     sp, si = k.get("signed_projects"), k.get("signed_investment")
     if sp and si:
         summary.append(notes.paragraph(
-            f"{ytd}，全省在库项目{len(led)}个；年内签约项目{fmt(sp['value_ytd'], '个')}个{notes.mark(sp)}，"
-            f"{growth_or_reason(sp)}，合同投资额{fmt(si['value_ytd'], '亿元')}亿元{notes.mark(si)}，"
-            f"{growth_or_reason(si)}。"))
+            f"{ytd}，全省在库项目{len(led)}个；年内签约项目"
+            f"{printed.mark(sp, 'value_ytd', sp['value_ytd'], fmt(sp['value_ytd'], '个') + '个', SUMMARY)}"
+            f"{notes.mark(sp)}，{growth_or_reason(sp, printed, SUMMARY)}，合同投资额"
+            f"{printed.mark(si, 'value_ytd', si['value_ytd'], fmt(si['value_ytd'], '亿元') + '亿元', SUMMARY)}"
+            f"{notes.mark(si)}，{growth_or_reason(si, printed, SUMMARY)}。"))
     prov_rates = [k.get(kpi) for kpi in data.RATE_KPIS if k.get(kpi)]
     if prov_rates:
         summary.append(notes.paragraph("全省“四率”：" + "，".join(
-            f"{r['kpi_name_zh']}{fmt(r['value_ytd'])}%{notes.mark(r)}（{growth_or_reason(r)}）"
-            for r in prov_rates) + "。"))
+            f"{r['kpi_name_zh']}{printed.mark(r, 'value_ytd', r['value_ytd'], fmt(r['value_ytd']) + '%', SUMMARY)}"
+            f"{notes.mark(r)}（{growth_or_reason(r, printed, SUMMARY)}）" for r in prov_rates) + "。"))
     summary.append(phrasing.found_counts("本月", [
         ("逾期项目", len(projects["overdue"])), ("资金到位停滞项目", len(projects["stalled"])),
         ("阶段变化（含新入库）项目", len(projects["changes"])), ("年内终止项目", len(projects["terminated"])),
@@ -614,7 +656,21 @@ def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str) -> list
     return summary
 
 
-def _rate_table(k: Kpis, period: Period) -> dict:
+SUMMARY = "一、总体情况"
+
+
+def _kpi_cell(r: dict, notes: dict, k: Kpis, printed: Figures, place: str) -> dict:
+    """A KPI's year to date with its rank, as 表1 and the 四率 sheet print it, registered as printed."""
+    cell = {"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]) + notes.get(k.note(r), ""),
+            "value": r["value_ytd"], "rank": r["rank_in_province"], "decimals": DECIMALS.get(r["unit"], 1)}
+    if r["value_ytd"] is not None:
+        cell["figure"] = printed.add(r, "value_ytd", r["value_ytd"], fmt(r["value_ytd"]), place)
+        if r["rank_in_province"] is not None:
+            printed.add(r, "rank_in_province", r["rank_in_province"], str(r["rank_in_province"]), place)
+    return cell
+
+
+def _rate_table(k: Kpis, period: Period, printed: Figures) -> dict:
     """四率 with 同比 (an XLSX sheet): signed projects, investment and the 四率 of every area, with ranks and growth."""
     cols = [{"header": "地区"}]
     kpis = [kpi for kpi in SCHEDULING_KPIS if k.get(kpi)]
@@ -631,11 +687,11 @@ def _rate_table(k: Kpis, period: Period) -> dict:
             if not r:
                 cells += [{"text": "—"}, {"text": "—"}]
                 continue
-            cells.append({"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]) + notes.get(k.note(r), ""),
-                          "value": r["value_ytd"], "rank": r["rank_in_province"],
-                          "decimals": DECIMALS.get(r["unit"], 1)})
+            cells.append(_kpi_cell(r, notes, k, printed, "XLSX 四率"))
             g = growth_key(r)
             cells.append({"text": fmt(g), "value": g, "decimals": 1})
+            if g is not None:
+                cells[-1]["figure"] = printed.add(r, growth_measure(r), g, fmt(g), "XLSX 四率")
         body.append(cells)
     return {"sheet": "四率", "title": f"{period.year}年{period.ytd_label}各市州项目“四率”", "columns": cols,
             "rows": body, "note": with_table_notes("注：括号内为全省14个市州位次；四率同比为个百分点；“—”表示无数据"
@@ -672,7 +728,7 @@ def project_list(sheet: str, title: str, rows: list[list[dict]], extra: list[str
             "note": note, "filters": True}
 
 
-def _city_summary_table(k: Kpis, projects: dict, period: Period) -> dict:
+def _city_summary_table(k: Kpis, projects: dict, period: Period, printed: Figures) -> dict:
     """表1 各市州项目调度汇总: the year's signed projects and investment, the 四率 (with ranks) and the
     month's counts of overdue, stalled and terminated projects and of files not in force."""
     def per_city(rows):
@@ -694,10 +750,7 @@ def _city_summary_table(k: Kpis, projects: dict, period: Period) -> dict:
         cells = [{"text": c["city_name"]}]
         for kpi in kpis:
             r = k.get(kpi, c["city_code"])
-            cells.append({"text": "—"} if not r else
-                         {"text": fmt_rank(r["value_ytd"], r["rank_in_province"], r["unit"]) + notes.get(k.note(r), ""),
-                          "value": r["value_ytd"], "rank": r["rank_in_province"],
-                          "decimals": DECIMALS.get(r["unit"], 1)})
+            cells.append({"text": "—"} if not r else _kpi_cell(r, notes, k, printed, "表1"))
         for _, by_city in counts:
             n = sum(by_city.values()) if c["city_code"] == PROVINCE_CODE else by_city.get(c["city_code"], 0)
             cells.append({"text": str(n), "value": n, "decimals": 0})
@@ -742,12 +795,13 @@ def _not_reported_table(projects: dict, period: Period, as_of: date) -> dict:
                     f"的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"}
 
 
-def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> tuple[list[dict], list[dict]]:
+def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date,
+                    printed: Figures) -> tuple[list[dict], list[dict]]:
     """(the document's tables 表1..3, the XLSX's sheets: those, then every list in full)."""
-    document = [_city_summary_table(k, projects, period), _major_overdue_table(projects),
+    document = [_city_summary_table(k, projects, period, printed), _major_overdue_table(projects),
                 _not_reported_table(projects, period, as_of)]
     lists = [
-        _rate_table(k, period),
+        _rate_table(k, period, printed),
         project_list("逾期项目", "逾期项目清单", projects["overdue"], ["逾期类型", "起算日期", "已历月数"],
                      "签约超过6个月仍处于签约或注册阶段；注册超过12个月仍未投产（终止项目除外）。"),
         project_list("资金停滞", "资金到位停滞项目清单", projects["stalled"], ["累计实际到位资金", "资金到位率（%）"],
@@ -764,8 +818,12 @@ def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date) -> tup
     return document, document + lists
 
 
-def _monthly_charts(k: Kpis, period: Period) -> list[str]:
-    """The cities' 履约率 bars and the map of their 开工率."""
+def _monthly_charts(k: Kpis, period: Period, printed: Figures) -> list[str]:
+    """The cities' 履约率 bars and the map of their 开工率 (their data registered as printed)."""
+    for kpi, place in (("performance_rate", "图1"), ("start_rate", "图2")):
+        for r in k.city_rows(kpi):
+            if r["value_ytd"] is not None:
+                printed.add(r, "value_ytd", r["value_ytd"], fmt(r["value_ytd"]), place)
     bars = [{"city_name": c["city_name"], "value": (k.get("performance_rate", c["city_code"]) or {}).get("value_ytd")}
             for c in k.cities]
     ch = [svg_img(charts.ranking_bars(bars, f"{period.year}年{period.ytd_label}各市州履约率", "%"), "履约率")]
@@ -825,19 +883,30 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
     ctx = (quarterly_context(conn, period, allow_incomplete) if period.kind == "quarterly"
            else monthly_context(conn, period, allow_incomplete))
 
+    stem = ("bulletin_" if period.kind == "quarterly" else "scheduling_") + period.label
+    printed = ctx["printed"]
+
     def write(edition: publish.Edition):
         ctx.update(**edition.stamp(), quality=quality_context(settings, out_dir, edition.quality_run_id),
                    house=publish.house(settings, period.kind, period),
-                   correction_table=publish.corrections_table(edition.corrections, edition.version))
+                   correction_table=publish.corrections_table(edition.corrections, edition.version),
+                   trace_dir=trace_figures.folder_name(stem, edition.version),
+                   doc_key=publish.version_key(period.kind, period.label, edition.version))
         yield "html", templating.render(f"{period.kind}.html.j2", **ctx, medium="html")
         printed = templating.render(f"{period.kind}.html.j2", **ctx, medium="print")
         yield "pdf", templating.pdf(printed)
         yield "docx", lambda path: docx_writer.write(path, printed)
         yield "xlsx", lambda path: xlsx.write(path, ctx)
 
+    def trace(edition: publish.Edition) -> dict:
+        explained = trace_figures.explain_all(conn, settings, printed)
+        trace_figures.write_pages(out_dir / trace_figures.folder_name(stem, edition.version),
+                                  f"{ctx['title']}（第{edition.version}版）", f"{stem}_v{edition.version}.html",
+                                  publish.version_key(period.kind, period.label, edition.version), printed, explained)
+        return explained
+
     return publish.Draft(
-        kind=period.kind, period=period.label, out_dir=out_dir,
-        stem=("bulletin_" if period.kind == "quarterly" else "scheduling_") + period.label,
+        kind=period.kind, period=period.label, out_dir=out_dir, stem=stem,
         files=("html", "pdf", "docx", "xlsx"), sources=data.sources(conn, *ctx["source_range"]),
         figures=ctx["figures"], diff=publish.diff, write=write, cells=ctx["cells"],
-        incomplete=ctx["incomplete_register"])
+        incomplete=ctx["incomplete_register"], printed=printed, trace=trace)

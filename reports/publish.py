@@ -154,12 +154,42 @@ class Draft:
     exports: tuple[str, ...] = field(default=())
     cells: dict = field(default_factory=dict)        # (kpi, city, period) -> Cell: what the version prints
     incomplete: list = field(default_factory=list)   # published over an incomplete period: who is left out
+    # every figure printed (reports.figures.Figures) and, given the version, the writer of their
+    # trace pages (the folder ``trace_dir``) returning each figure's explanation by id
+    printed: object | None = None
+    trace: Callable[[Edition], dict] | None = None
 
     def path(self, version: int, suffix: str) -> Path:
         return self.out_dir / f"{self.stem}_v{version}.{suffix}"
 
     def paths(self, version: int) -> list[Path]:
         return [self.path(version, s) for s in self.files]
+
+    def trace_dir(self, version: int) -> Path:
+        """The trace pages of a version, a folder beside its files (``<stem>_v<N>_trace``)."""
+        return self.out_dir / f"{self.stem}_v{version}_trace"
+
+    def key(self, version: int) -> str:
+        """A version's key, as ``openecon trace --figure`` and ``openecon reproduce`` take it."""
+        return version_key(self.kind, self.period, version)
+
+
+def version_key(kind: str, period: str, version: int) -> str:
+    return f"{kind}/{period}/v{version}"
+
+
+def parse_version_key(key: str) -> tuple[str, str, int]:
+    """(kind, period, version) of ``quarterly/2025Q3/v1`` (or a file stem: ``bulletin_2025Q3_v1``)."""
+    stems = {"bulletin": "quarterly", "scheduling": "monthly", "appraisal": "appraisal"}
+    parts = key.strip("/").split("/")
+    if len(parts) == 1 and "_" in key:
+        stem, _, v = key.rpartition("_v")
+        prefix, _, period = stem.partition("_")
+        parts = [stems.get(prefix, prefix), period, f"v{v}"]
+    if len(parts) != 3 or not parts[2].startswith("v") or not parts[2][1:].isdigit():
+        raise ValueError(f"{key!r} is not a document version (e.g. quarterly/2025Q3/v1 or bulletin_2025Q3_v1) "
+                         "/ 不是文件版本")
+    return parts[0], parts[1], int(parts[2][1:])
 
 
 def publish(conn, build: Callable[[object], Draft]) -> dict:
@@ -177,6 +207,8 @@ def publish(conn, build: Callable[[object], Draft]) -> dict:
         if prev and _same(prev, draft, dv):
             version, changes, corrections = prev["version"], prev["changes"], prev["corrections"]
             every = [draft.path(version, s) for s in (*draft.files, *draft.exports)]
+            if draft.trace is not None:
+                every.append(draft.trace_dir(version))
             if all(p.exists() for p in every):
                 return _result(draft, version, True, changes, dv, timings, prev["quality_run_id"], corrections)
         else:
@@ -185,9 +217,13 @@ def publish(conn, build: Callable[[object], Draft]) -> dict:
             corrections = find_corrections(conn, prev, draft) if prev else []
         edition = Edition(version, changes, dv, draft.sources, quality_run_id, corrections)
         _write_files(draft, edition, timings, t0)
+        explained = draft.trace(edition) if draft.trace is not None else {}
+        if draft.trace is not None:
+            timings["trace"] = _since(t0)
         record(conn, draft.kind, draft.period, version, dv, [str(p) for p in draft.paths(version)], changes,
                dict(draft.figures), quality_run_id=quality_run_id, content_hash=draft.content_hash,
-               corrections=corrections, incomplete=draft.incomplete, cells=draft.cells)
+               corrections=corrections, incomplete=draft.incomplete, cells=draft.cells,
+               printed=draft.printed, explained=explained)
     return _result(draft, version, False, changes, dv, timings, quality_run_id, corrections)
 
 
@@ -260,8 +296,9 @@ def latest(conn, kind: str, period: str) -> dict | None:
 def record(conn, kind: str, period: str, version: int, dv: dict, paths: list[str], changes: list[str],
            figures: dict, quality_run_id: str | None = None, content_hash: str | None = None,
            corrections: list[dict] | None = None, incomplete: list[dict] | None = None,
-           cells: dict | None = None) -> None:
-    """The register row of a version and, in the same transaction, the KPI cells it printed."""
+           cells: dict | None = None, printed=None, explained: dict | None = None) -> None:
+    """The register row of a version and, in the same transaction, the KPI cells it printed and
+    every figure it printed with its trace (``printed``: reports.figures.Figures)."""
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         bulletin_id, published_at = cur.execute(
             """INSERT INTO audit.bulletins (kind, period, version, data_version, data_hash, paths, changes, figures,
@@ -284,6 +321,30 @@ def record(conn, kind: str, period: str, version: int, dv: dict, paths: list[str
             [(bulletin_id, kind, period, version, published_at, c.kpi_code, c.city_code, c.period,
               c.value_ytd if c.prints_ytd else None, c.value_month if c.prints_month else None,
               c.prints_ytd, c.prints_month) for c in (cells or {}).values()])
+        cur.execute("DELETE FROM audit.document_figures WHERE bulletin_id = %s", [bulletin_id])
+        cur.executemany(
+            """INSERT INTO audit.document_figures (bulletin_id, figure_id, kpi_code, city_code, kpi_period, measure,
+                                                   value, printed_text, label, places, trace)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            figure_rows(bulletin_id, printed, explained or {}))
+
+
+def figure_rows(bulletin_id: int, printed, explained: dict) -> list[tuple]:
+    """audit.document_figures' rows: each printed figure, then each figure only a trace rests on."""
+    rows, done = [], set()
+    for f in printed or ():
+        e = explained.get(f.figure_id)
+        rows.append((bulletin_id, f.figure_id, f.kpi_code, f.city_code, f.period, f.measure,
+                     None if f.value is None else str(f.value), f.text, f.label,
+                     json.dumps(f.places, ensure_ascii=False),
+                     None if e is None else json.dumps(e, ensure_ascii=False)))
+        done.add(f.figure_id)
+    for fid, e in explained.items():
+        if fid not in done:
+            rows.append((bulletin_id, fid, e["kpi_code"], e["city_code"], e["period"], e["measure"],
+                         None if e.get("value") is None else str(e["value"]), None, e["label"], "[]",
+                         json.dumps(e, ensure_ascii=False)))
+    return rows
 
 
 # --------------------------------------------------------------------------- corrections (更正说明)

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup
+
+from reports import figures
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+
+
+@pass_context
+def _figures(ctx, text: str):
+    """A generated sentence: in the HTML each figure links to its trace page (``trace_dir``),
+    on paper (PDF, DOCX) the text alone."""
+    if ctx.get("medium") == "html" and ctx.get("trace_dir"):
+        folder = ctx["trace_dir"]
+        return figures.linked(text, lambda fid: f"{folder}/{fid}.html")
+    return figures.plain(text)
+
+
+ENV.filters["figures"] = _figures
 
 
 def render(template: str, /, stylesheet: str = "style.css", **ctx) -> str:

@@ -155,12 +155,28 @@ def cmd_trace(args) -> int:
     settings = get_settings()
     ensure_database(settings)
     with data.connect(settings) as conn:
+        if args.figure:  # a figure of a published version, as published: <document version>/<figure id>
+            from reports import trace_figures
+
+            key, _, fid = args.figure.rpartition("/")
+            row = trace_figures.published(conn, key, fid)
+            print(trace_figures.published_text(row))
+            if args.rows and (row["trace"] or {}).get("files"):
+                _print_rows(*trace.write_rows(conn, row["trace"], Path(args.rows)), args.rows)
+            return 0
+        if not (args.kpi and args.city and args.period):
+            raise SystemExit("openecon trace: give --figure, or --kpi, --city and --period")
         t = trace.trace(conn, settings, args.kpi, args.city, args.period)
         print(trace.text(t))
         if args.rows:
-            n, total = trace.write_rows(conn, t, Path(args.rows))
-            print(f"源数据行 source rows: {n} → {args.rows}（Σ {total} 元 = {total / trace.YUAN_PER_100M:.6f} 亿元）")
+            _print_rows(*trace.write_rows(conn, t, Path(args.rows)), args.rows)
     return 0
+
+
+def _print_rows(n: int, total, path: str) -> None:
+    from reports.trace import YUAN_PER_100M
+
+    print(f"源数据行 source rows: {n} → {path}（Σ {total} 元 = {total / YUAN_PER_100M:.6f} 亿元）")
 
 
 def cmd_demo(args) -> int:
@@ -257,9 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
         document.set_defaults(func=func)
 
     tracer = sub.add_parser("trace", help="where a figure comes from: definition, formula, files, rows (溯源)")
-    tracer.add_argument("--kpi", required=True, help="KPI code, e.g. trade_total")
-    tracer.add_argument("--city", required=True, help="city code, 430000 for the province")
-    tracer.add_argument("--period", required=True, metavar="YYYY-MM")
+    tracer.add_argument("--figure", metavar="VERSION/FIGURE",
+                        help="a published figure, as published: e.g. quarterly/2025Q3/v1/trade_total.430000.2025-09."
+                             "value_ytd (ids: the XLSX 溯源 sheet, the HTML's trace pages)")
+    tracer.add_argument("--kpi", help="KPI code, e.g. trade_total")
+    tracer.add_argument("--city", help="city code, 430000 for the province")
+    tracer.add_argument("--period", metavar="YYYY-MM")
     tracer.add_argument("--rows", metavar="FILE.csv", help="also write every contributing source row")
     tracer.set_defaults(func=cmd_trace)
 

@@ -240,3 +240,57 @@ def write_pages(target: Path, title: str, document: str, doc_key: str, printed: 
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, target)
+
+
+# --------------------------------------------------------------------------- a published figure
+def published(conn, key: str, fid: str) -> dict:
+    """A figure of a published version as it was published: its register row with the trace
+    stored then (``audit.document_figures``), whatever was corrected since."""
+    from reports.publish import parse_version_key
+
+    kind, period, version = parse_version_key(key)
+    parse_id(fid)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT f.*, b.kind, b.period AS document_period, b.version, b.created_at AS published_at, "
+            "b.data_version FROM audit.document_figures AS f JOIN audit.bulletins AS b ON b.id = f.bulletin_id "
+            "WHERE b.kind = %s AND b.period = %s AND b.version = %s AND f.figure_id = %s",
+            [kind, period, version, fid]).fetchone()
+    if row is None:
+        raise trace.NotTraced(f"{key}/{fid}: no such figure in the published versions (audit.document_figures) "
+                              "/ 已发布文件中无此数据")
+    return row
+
+
+def published_text(row: dict) -> str:
+    """A published figure's trace as a person reads it, in Chinese and English."""
+    from reports.publish import local_time, version_key
+
+    e = row["trace"] or {}
+    key = version_key(row["kind"], row["document_period"], row["version"])
+    dv = row["data_version"] or {}
+    printed = (f"文中 printed：{row['printed_text']}（{'、'.join(row['places'])}）" if row["printed_text"]
+               else "文中未直接列示（为已列示数据的组成部分） not printed: an input of a printed figure")
+    lines = [f"{row['label']}：{e.get('value', row['value'])}  /  {row['figure_id']}",
+             f"文件 document：{key}，发布于 published {local_time(row['published_at'])}（北京时间），"
+             f"数据版本 data version {dv.get('hash')}（{dv.get('files')} files）",
+             printed,
+             f"定义 definition：{e.get('definition_zh', '')}",
+             f"公式 formula：{e.get('formula_zh', '')}",
+             f"        {e.get('formula_en', '')}"]
+    if e.get("inputs"):
+        lines.append("计算依据 inputs:")
+        lines += [f"  {i['label']}: {i['value']}  ({i['figure_id']})" for i in e["inputs"]]
+    if e.get("cities"):
+        lines.append("各市州 cities:")
+        lines += [f"  {c['city_code']} {c['label']}: {c['value']}  ({c['figure_id']})" for c in e["cities"]]
+    if e.get("ranking"):
+        lines.append("排位 ranking:")
+        lines += [f"  {c['rank']:>2} {c['label']}: {c['value']}" for c in e["ranking"]]
+    if e.get("files"):
+        lines.append("报送文件 files as published (file id, name, month, rows, partial sum in 元 / yuan, sha256):")
+        for f in e["files"]:
+            lines.append(f"  [{f['file_id']}] {f['file_name']}（{f.get('city_name', '')}，{f['source_period']}，"
+                         f"{f['file_rows']}行） {f['value_cny']}")
+            lines.append(f"      sha256 {(f['sha256'] or '').strip()}  回执 receipt {f['receipt']}")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from reports.publish import local_time
 
@@ -46,8 +47,11 @@ def _formats(wb):
     return f
 
 
-def write_table(wb, fmts, table: dict) -> None:
-    ws = wb.add_worksheet(safe_text(table["sheet"])[:31])
+def write_table(wb, fmts, table: dict, traced: list | None = None) -> None:
+    """One table as a sheet; each cell printing a registered figure is noted in ``traced``
+    as (sheet, cell, figure id), for the 溯源 sheet."""
+    name = safe_text(table["sheet"])[:31]
+    ws = wb.add_worksheet(name)
     sh = Sheet(wb, ws, fmts)
     sh.text(0, 0, table["title"], fmts["title"])
     cols = table["columns"]
@@ -74,6 +78,8 @@ def write_table(wb, fmts, table: dict) -> None:
                 sh.number(ri, x, cell["value"], cell.get("decimals", 1))
             else:
                 sh.text(ri, x, cell["text"])
+            if traced is not None and cell.get("figure"):
+                traced.append((name, xl_rowcol_to_cell(ri, x), cell["figure"]))
             if ranked[i]:
                 if cell.get("rank") is not None:
                     ws.write_number(ri, x + 1, cell["rank"], fmts["n0"])
@@ -95,8 +101,9 @@ def write(path: Path, ctx: dict) -> None:
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     fmts = _formats(wb)
+    traced: list = []
     for t in ctx["tables"]:
-        write_table(wb, fmts, t)
+        write_table(wb, fmts, t, traced)
     fix = ctx.get("correction_table")
     if fix:  # 更正说明: the printed figures of the previous version this one corrects
         write_table(wb, fmts, {**fix, "title": f"{fix['title']}：{fix['intro']}"})
@@ -130,6 +137,8 @@ def write(path: Path, ctx: dict) -> None:
     ws.set_column(1, 1, 28)
     ws.set_column(6, 6, 66)
     ws.set_column(7, 7, 22)
+    if ctx.get("printed") is not None:
+        write_trace_sheet(wb, fmts, ctx, traced)
     # 版本说明
     ws = wb.add_worksheet("版本说明")
     sh = Sheet(wb, ws, fmts)
@@ -139,3 +148,28 @@ def write(path: Path, ctx: dict) -> None:
         sh.text(i, 0, line)
     ws.set_column(0, 0, 90)
     wb.close()
+
+
+def write_trace_sheet(wb, fmts, ctx: dict, traced: list) -> None:
+    """溯源: every table cell that prints a figure, with the figure's id, its trace page (beside the
+    HTML) and the command that prints its trace."""
+    ws = wb.add_worksheet("溯源")
+    sh = Sheet(wb, ws, fmts)
+    title = (f"{ctx['title']}（第{ctx['version']}版）数据溯源：各表单元格对应的数据编号；溯源页面在HTML文件旁的"
+             f"“{ctx['trace_dir']}”文件夹，或运行 openecon trace --figure {ctx['doc_key']}/<数据编号>")
+    sh.text(0, 0, title, fmts["title"])
+    heads = ["工作表 sheet", "单元格 cell", "数据项 figure", "文中数值 printed", "数据编号 figure id",
+             "溯源页面 trace page"]
+    for c, h in enumerate(heads):
+        sh.text(1, c, h, fmts["head"])
+    printed = ctx["printed"].by
+    for r, (sheet, cell, fid) in enumerate(traced, start=2):
+        f = printed[fid]
+        for c, v in enumerate((sheet, cell, f.label, f.text, fid, f"{ctx['trace_dir']}/{fid}.html")):
+            sh.text(r, c, v)
+    ws.set_column(0, 1, 10)
+    ws.set_column(2, 2, 40)
+    ws.set_column(4, 5, 48)
+    ws.freeze_panes(2, 0)
+    if traced:
+        ws.autofilter(1, 0, 1 + len(traced), len(heads) - 1)

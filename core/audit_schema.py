@@ -253,6 +253,8 @@ MIGRATIONS: tuple[Migration, ...] = (
           PRIMARY KEY (bulletin_id, figure_id)
         )
         """,
+        # what the version was computed with besides its files (reports.fingerprint): seeds, rules, layout
+        "ALTER TABLE audit.bulletins ADD COLUMN IF NOT EXISTS build jsonb",
         "COMMENT ON TABLE audit.document_figures IS 'One row per figure a published document version printed: "
         "its id (kpi.city.period.measure), value, printed text, places and trace as of publication'",
     )),

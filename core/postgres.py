@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from core.settings import AIRFLOW_DB, EMBEDDED_USER, WAREHOUSE_DB, Settings
+from core.settings import AIRFLOW_DB, EMBEDDED_USER, REPRODUCE_DB, WAREHOUSE_DB, Settings
 
 SUPERUSER = "postgres"
 FALLBACK_PG_USER = "openecon-pg"
@@ -243,7 +243,7 @@ class EmbeddedPostgres:
                     sql.SQL(verb), sql.Identifier(EMBEDDED_USER), sql.Literal(password)
                 )
             )
-            for db in (WAREHOUSE_DB, AIRFLOW_DB):
+            for db in (WAREHOUSE_DB, AIRFLOW_DB, REPRODUCE_DB):
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
                     conn.execute(
                         sql.SQL("CREATE DATABASE {} OWNER {}").format(

@@ -23,6 +23,8 @@ EMBEDDED_USER = "openecon"
 EMBEDDED_PORT = 54329
 WAREHOUSE_DB = "warehouse"
 AIRFLOW_DB = "airflow"
+# `openecon reproduce` rebuilds a published version in a scratch database of its own beside the warehouse
+REPRODUCE_DB = WAREHOUSE_DB + "_reproduce"
 WAREHOUSE_CONN_ID = "openecon_warehouse"
 
 

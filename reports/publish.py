@@ -44,6 +44,7 @@ from core import in_force
 from core.constants import PROVINCE_CODE, TIMEZONE
 from core.files import atomic_path, atomic_write_bytes, atomic_write_text
 from expectations.store import require_passed
+from reports.fingerprint import fingerprint
 
 LOCAL_TZ = ZoneInfo(TIMEZONE)
 
@@ -223,7 +224,7 @@ def publish(conn, build: Callable[[object], Draft]) -> dict:
         record(conn, draft.kind, draft.period, version, dv, [str(p) for p in draft.paths(version)], changes,
                dict(draft.figures), quality_run_id=quality_run_id, content_hash=draft.content_hash,
                corrections=corrections, incomplete=draft.incomplete, cells=draft.cells,
-               printed=draft.printed, explained=explained)
+               printed=draft.printed, explained=explained, build=fingerprint())
     return _result(draft, version, False, changes, dv, timings, quality_run_id, corrections)
 
 
@@ -296,21 +297,23 @@ def latest(conn, kind: str, period: str) -> dict | None:
 def record(conn, kind: str, period: str, version: int, dv: dict, paths: list[str], changes: list[str],
            figures: dict, quality_run_id: str | None = None, content_hash: str | None = None,
            corrections: list[dict] | None = None, incomplete: list[dict] | None = None,
-           cells: dict | None = None, printed=None, explained: dict | None = None) -> None:
+           cells: dict | None = None, printed=None, explained: dict | None = None,
+           build: dict | None = None) -> None:
     """The register row of a version and, in the same transaction, the KPI cells it printed and
     every figure it printed with its trace (``printed``: reports.figures.Figures)."""
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         bulletin_id, published_at = cur.execute(
             """INSERT INTO audit.bulletins (kind, period, version, data_version, data_hash, paths, changes, figures,
-                                            quality_run_id, content_hash, corrections, incomplete)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                            quality_run_id, content_hash, corrections, incomplete, build)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (kind, period, version) DO UPDATE SET paths = EXCLUDED.paths,
-                 quality_run_id = coalesce(EXCLUDED.quality_run_id, audit.bulletins.quality_run_id)
+                 quality_run_id = coalesce(EXCLUDED.quality_run_id, audit.bulletins.quality_run_id),
+                 build = coalesce(audit.bulletins.build, EXCLUDED.build)
                RETURNING id, created_at""",
             [kind, period, version, json.dumps(dv), dv["hash"], json.dumps(paths, ensure_ascii=False),
              json.dumps(changes, ensure_ascii=False), json.dumps(figures, ensure_ascii=False), quality_run_id,
              content_hash, json.dumps(corrections or [], ensure_ascii=False),
-             json.dumps(incomplete or [], ensure_ascii=False)]).fetchone()
+             json.dumps(incomplete or [], ensure_ascii=False), json.dumps(build) if build else None]).fetchone()
         # a version written again (its files were gone) prints the same cells: replace them
         cur.execute("DELETE FROM audit.published_figures WHERE bulletin_id = %s", [bulletin_id])
         cur.executemany(

@@ -98,7 +98,7 @@ ROWS_SQL = """
 COPY (
     SELECT t.file_id, s.file_name, t.row_number, t.direction, t.enterprise_code, t.hs_code, t.amount_cny
     FROM raw.trade AS t
-    JOIN audit.submissions_in_force AS s ON s.file_id = t.file_id
+    JOIN audit.submissions AS s ON s.file_id = t.file_id  -- a published figure's files may be superseded since
     WHERE t.file_id = ANY(%(files)s) AND (%(direction)s::text IS NULL OR t.direction = %(direction)s)
     ORDER BY t.file_id, t.row_number
 ) TO STDOUT

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -376,6 +377,75 @@ def test_versions_and_injection(built, settings):
     parts = xlsx_parts(v2["paths"][3])
     assert "'=cmd|x" in parts["xl/sharedStrings.xml"]
     assert not any("<f>" in body or "<f " in body for name, body in parts.items() if name.startswith("xl/worksheets/"))
+
+
+def _links(page) -> list[str]:
+    """The relative links of an HTML file (href of <a>), without their #fragment."""
+    return [h.split("#")[0] for h in re.findall(r'<a [^>]*href="([^"]+)"', page.read_text("utf-8"))
+            if not h.startswith(("http:", "https:", "#"))]
+
+
+def test_every_figure_traces_and_a_version_reproduces_after_a_correction(built, settings, tmp_path, capsys):
+    """Runs after test_versions_and_injection: 2025Q3 v1 was published, 长沙's September trade file
+    superseded (amounts × 1.1), v2 published. v1's figures still trace to v1's files, and both
+    versions rebuild to the same figures from the files in force when each was published."""
+    from openecon.cli import main
+
+    conn = built["conn"]
+    v1, v2 = (conn.execute("SELECT id, paths FROM audit.bulletins WHERE kind = 'quarterly' AND period = '2025Q3' "
+                           "AND version = %s", [v]).fetchone() for v in (1, 2))
+    html_path = next(Path(p) for p in v2[1] if p.endswith(".html"))
+    folder = html_path.with_name(html_path.stem + "_trace")
+    # every link of the HTML and of every trace page resolves; every table figure is a link
+    figure_links = [h for h in _links(html_path) if h.startswith(folder.name + "/")]
+    assert len(figure_links) > 500 and all((html_path.parent / h).exists() for h in figure_links)
+    pages_ = sorted(folder.glob("*.html"))
+    assert len(pages_) > len(set(figure_links))
+    missing = [(p.name, h) for p in pages_ for h in _links(p) if not (p.parent / h).exists()]
+    assert not missing, missing[:5]
+
+    # v1's province 进出口总额 as published: the 14 cities' figures computed from the input files
+    oracle = Oracle(built["sample"])
+    row = conn.execute("SELECT printed_text, trace FROM audit.document_figures WHERE bulletin_id = %s "
+                       "AND figure_id = 'trade_total.430000.2025-09.value_ytd'", [v1[0]]).fetchone()
+    cities = {c["city_code"]: float(c["value"]) for c in row[1]["cities"]}
+    assert cities == pytest.approx({c: oracle.cells[("trade_total", c, "2025-09")].value_ytd for c in oracle.cities},
+                                   abs=1e-6)
+    assert float(row[1]["value"]) == pytest.approx(sum(cities.values()), abs=1e-5)
+    assert row[0] == f"{sum(cities.values()):.1f}亿元"
+
+    # 长沙's figure in v1 still traces to v1's files: its rows sum to the figure computed before the correction
+    fid = "quarterly/2025Q3/v1/trade_total.430100.2025-09.value_ytd"
+    assert main(["trace", "--figure", fid, "--rows", str(tmp_path / "v1.csv")]) == 0
+    out = capsys.readouterr().out
+    superseded = conn.execute("SELECT file_id FROM audit.submissions WHERE city_code = '430100' AND period = '2025-09' "
+                              "AND kind = 'trade' AND superseded_by IS NOT NULL").fetchone()[0]
+    assert f"[{superseded}] trade_430100_202509.csv" in out
+    with open(tmp_path / "v1.csv", encoding="utf-8-sig", newline="") as f:
+        v1_rows = sum(float(r["值 value"]) for r in csv.DictReader(f))
+    assert v1_rows / 1e8 == pytest.approx(oracle.cells[("trade_total", "430100", "2025-09")].value_ytd, abs=1e-6)
+    v2_files = conn.execute("SELECT trace->'files' FROM audit.document_figures WHERE bulletin_id = %s AND "
+                            "figure_id = 'trade_total.430100.2025-09.value_ytd'", [v2[0]]).fetchone()[0]
+    assert superseded not in [f["file_id"] for f in v2_files]
+
+    # the 溯源 sheet maps table cells to figure ids whose pages exist
+    sheets = xlsx_parts(next(p for p in v2[1] if p.endswith(".xlsx")))
+    assert "溯源" in sheets["xl/workbook.xml"]
+    assert "trade_total.430000.2025-09.value_ytd" in sheets["xl/sharedStrings.xml"]
+
+    # both versions rebuild, from the files in force then, to the figures they published (the hostile
+    # register row test_versions_and_injection wrote by hand, no file behind it, never reached the marts)
+    conn.execute("DELETE FROM audit.submissions WHERE file_name = '=cmd|x'")
+    for version in ("quarterly/2025Q3/v1", "bulletin_2025Q3_v2"):
+        assert main(["reproduce", version, "--out", str(tmp_path / "reproduced")]) == 0, capsys.readouterr()
+        assert "identical" in capsys.readouterr().out
+    # and a figure changed behind the register's back is found
+    conn.execute("UPDATE audit.document_figures SET value = '1' WHERE bulletin_id = %s "
+                 "AND figure_id = 'trade_total.430000.2025-09.value_ytd'", [v1[0]])
+    assert main(["reproduce", "quarterly/2025Q3/v1", "--out", str(tmp_path / "reproduced")]) == 1
+    assert "trade_total.430000.2025-09.value_ytd: published" in capsys.readouterr().out
+    conn.execute("UPDATE audit.document_figures SET value = %s WHERE bulletin_id = %s "
+                 "AND figure_id = 'trade_total.430000.2025-09.value_ytd'", [row[1]["value"], v1[0]])
 
 
 def test_a_failed_blocking_check_stops_publishing(built, settings):

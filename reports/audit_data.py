@@ -109,6 +109,22 @@ def bulletins(conn, month_list: list[str]) -> list[dict]:
         [month_list + quarter_labels(month_list)]).fetchall()
 
 
+# 数据溯源抽查: the goods-trade figures of the province and of 长沙 (the capital) in every version
+SAMPLE_KPIS, SAMPLE_AREAS = ("trade_total", "exports", "imports"), ("430000", "430100")
+
+
+def figure_samples(conn, bulletin_ids: list[int]) -> list[dict]:
+    """The sampled printed figures of the versions, with their traces as published."""
+    if not bulletin_ids or not exists(conn, "audit.document_figures"):
+        return []
+    return conn.execute(
+        """SELECT bulletin_id, figure_id, label, printed_text, value, trace FROM audit.document_figures
+           WHERE bulletin_id = ANY(%s) AND measure = 'value_ytd' AND printed_text IS NOT NULL
+             AND kpi_code = ANY(%s) AND city_code = ANY(%s)
+           ORDER BY bulletin_id, kpi_code, city_code""",
+        [bulletin_ids, list(SAMPLE_KPIS), list(SAMPLE_AREAS)]).fetchall()
+
+
 RUN_COLUMNS = ("run_id", "started_at", "finished_at", "data_version", "data_hash", "success", "evaluated",
                "blocking_failures", "warnings", "data_docs_index", "triggered_by")
 RESULT_COLUMNS = ("run_id", "data_hash", "suite", "layer", "table_name", "expectation", "expectation_id",

@@ -263,10 +263,11 @@ def _city_sections(q: Kpis, printed: Figures) -> list[dict]:
             return fmt(r["value_ytd"], u) + u
 
         def by_total(r):
-            return printed.mark(r, "value_ytd", r["value_ytd"], r["city_name"], CITY_SECTIONS)
+            return printed.mark(r, "value_ytd", r["value_ytd"], total(r), CITY_SECTIONS, shown=r["city_name"])
 
         def by_growth(r):
-            return printed.mark(r, growth_measure(r), growth_key(r), r["city_name"], CITY_SECTIONS)
+            return printed.mark(r, growth_measure(r), growth_key(r), bare_growth(r), CITY_SECTIONS,
+                                shown=r["city_name"])
 
         lines = [f"总量居前三位的是{phrasing.ranked_list(by_val, 3, by_total, total)}，"
                  f"居后三位的是{phrasing.ranked_list(by_val[::-1], 3, by_total, total)}"]

@@ -79,14 +79,15 @@ class Figures:
             area = "全省" if row["city_code"] == "430000" else row["city_name"]
             fig = self.by[fid] = Figure(fid, row["kpi_code"], row["city_code"], row["period"], measure,
                                         _plain_value(value), text,
-                                        f"{area} {row['kpi_name_zh']} {MEASURES[measure][0]}")
+                                        f"{area} {row['kpi_name_zh']} {row['period']} {MEASURES[measure][0]}")
         if place not in fig.places:
             fig.places.append(place)
         return fid
 
-    def mark(self, row: dict, measure: str, value, text: str, place: str) -> str:
-        """``text`` marked as the figure it is, for a sentence."""
-        return f"\x01{self.add(row, measure, value, text, place)}\x02{text}\x03"
+    def mark(self, row: dict, measure: str, value, text: str, place: str, shown: str | None = None) -> str:
+        """``text`` marked as the figure it is, for a sentence; ``shown`` is what the link is on when
+        it is not the figure's own text (a city's name in a list of the first three)."""
+        return f"\x01{self.add(row, measure, value, text, place)}\x02{text if shown is None else shown}\x03"
 
     def __iter__(self):
         return iter(self.by.values())

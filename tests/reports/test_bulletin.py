@@ -433,6 +433,15 @@ def test_every_figure_traces_and_a_version_reproduces_after_a_correction(built, 
     assert "溯源" in sheets["xl/workbook.xml"]
     assert "trade_total.430000.2025-09.value_ytd" in sheets["xl/sharedStrings.xml"]
 
+    # the auditor's report reconciles a sample of each version's figures from the traces stored
+    from reports import audit_data, audit_report
+
+    with audit_data.connect(settings) as aconn:
+        ctx = audit_report.build_context(aconn, settings, "2025Q3", tmp_path / "audit")
+    sample = next(s for s in ctx["sections"] if s["key"] == "trace_sample")["rows"]
+    assert {r[0]["text"] for r in sample} >= {"quarterly/2025Q3/v1", "quarterly/2025Q3/v2"}
+    assert len(sample) >= 12 and all(r[-1]["text"] == "是" for r in sample), sample
+
     # both versions rebuild, from the files in force then, to the figures they published (the hostile
     # register row test_versions_and_injection wrote by hand, no file behind it, never reached the marts)
     conn.execute("DELETE FROM audit.submissions WHERE file_name = '=cmd|x'")

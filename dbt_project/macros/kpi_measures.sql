@@ -57,6 +57,34 @@
 {%- endmacro %}
 
 
+{#- The rows of funds_domestic / fdi_actual (one currency) behind each ledger in force (city, period)
+    when the December Y−1 ledger is in force: the ledger's rows in the currency (term paid_in,
+    + 累计实际到位资金 / 10⁴) and the same projects' rows of that December ledger (december_base,
+    − / 10⁴), in 亿元 / 亿美元 (kpi_contribution_rows; int_kpi__project_contributions sums the same). -#}
+{% macro kpi_funds_rows(currency) -%}
+    select
+        f.city_code, f.period, 'paid_in' as term, f.file_id, f.period as source_period, f.row_number,
+        f.project_id as row_key, cast(f.paid_in_cumulative_10k as {{ dbt.type_string() }}) as cell,
+        cast(f.paid_in_cumulative_10k as numeric) / 10000 as value
+    from {{ ref('fct_project_month') }} as f
+    where f.currency = '{{ currency }}'
+      and exists (
+          select 1 from {{ ref('stg_audit__current_submissions') }} as s
+          where s.city_code = f.city_code and s.kind = 'workbook'
+            and s.period = cast(cast(substr(f.period, 1, 4) as integer) - 1 as {{ dbt.type_string() }}) || '-12'
+      )
+    union all
+    select
+        f.city_code, f.period, 'december_base', d.file_id, d.period, d.row_number, d.project_id,
+        cast(d.paid_in_cumulative_10k as {{ dbt.type_string() }}), -cast(d.paid_in_cumulative_10k as numeric) / 10000
+    from {{ ref('fct_project_month') }} as f
+    inner join {{ ref('fct_project_month') }} as d
+        on d.city_code = f.city_code and d.project_id = f.project_id
+       and d.period = cast(cast(substr(f.period, 1, 4) as integer) - 1 as {{ dbt.type_string() }}) || '-12'
+    where f.currency = '{{ currency }}'
+{%- endmacro %}
+
+
 {#- The parks KPIs (园区情况, stocks as at month-end and YTD tax): KPI, part and the column of
     fct_park_month summed over the city's parks (int_kpi__city_components), its unit and the
     decimal places of its sum. -#}

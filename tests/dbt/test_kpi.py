@@ -160,9 +160,10 @@ def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path)
     transform.dbt_build(settings)
 
     marts = ("fct_trade_month", "fct_trade_enterprise_month", "kpi_city_month", "fct_project_month",
-             "dim_project", "monthly_scheduling", "dim_investor")
+             "dim_project", "monthly_scheduling", "dim_investor", "kpi_contributions")
     tables = [f"marts.{t}" for t in marts] + ["intermediate.int_projects__versioned",
-                                              "intermediate.int_kpi__project_window"]
+                                              "intermediate.int_kpi__project_window",
+                                              "intermediate.int_kpi__project_contributions"]
     snap = lambda: {t: sorted(map(repr, warehouse.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}  # noqa: E731
     incremental = snap()
     feb = warehouse.execute("SELECT sum(detail_rows) FROM marts.fct_trade_month WHERE city_code = '430200' "

@@ -158,8 +158,10 @@ def cmd_trace(args) -> int:
         t = trace.trace(conn, settings, args.kpi, args.city, args.period)
         print(trace.text(t))
         if args.rows:
-            n, total = trace.write_rows(conn, t, Path(args.rows))
-            print(f"源数据行 source rows: {n} → {args.rows}（Σ {total} 元 = {total / trace.YUAN_PER_100M:.6f} 亿元）")
+            n, figure = trace.write_rows(conn, t, Path(args.rows))
+            unit = t["definition"]["unit"]
+            print(f"源数据行 source rows: {n} → {args.rows}（由这些行复算 reproduced from the rows: "
+                  f"{trace.like(figure, t['cell']['value_ytd'])} {unit}；figure {t['cell']['value_ytd']}）")
     return 0
 
 

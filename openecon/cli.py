@@ -162,14 +162,14 @@ def cmd_trace(args) -> int:
             row = trace_figures.published(conn, key, fid)
             print(trace_figures.published_text(row))
             if args.rows and (row["trace"] or {}).get("files"):
-                _print_rows(*trace.write_rows(conn, row["trace"], Path(args.rows)), args.rows)
+                _print_rows(conn, row["trace"], args.rows)
             return 0
         if not (args.kpi and args.city and args.period):
             raise SystemExit("openecon trace: give --figure, or --kpi, --city and --period")
         t = trace.trace(conn, settings, args.kpi, args.city, args.period)
         print(trace.text(t))
         if args.rows:
-            _print_rows(*trace.write_rows(conn, t, Path(args.rows)), args.rows)
+            _print_rows(conn, t, args.rows)
     return 0
 
 
@@ -195,10 +195,14 @@ def cmd_reproduce(args) -> int:
     return 1
 
 
-def _print_rows(n: int, total, path: str) -> None:
-    from reports.trace import YUAN_PER_100M
+def _print_rows(conn, t: dict, path: str) -> None:
+    """Write a trace's source rows and say the figure they reproduce."""
+    from reports import trace
 
-    print(f"源数据行 source rows: {n} → {path}（Σ {total} 元 = {total / YUAN_PER_100M:.6f} 亿元）")
+    n, figure = trace.write_rows(conn, t, Path(path))
+    value, unit = t["cell"]["value_ytd"], t["definition"]["unit"]
+    print(f"源数据行 source rows: {n} → {path}（由这些行复算 reproduced from the rows: "
+          f"{trace.like(figure, value)} {unit}；figure {value}）")
 
 
 def cmd_demo(args) -> int:

@@ -74,6 +74,7 @@ def explain(conn, settings, fid: str, memo: dict | None = None) -> dict:
             out["formula_zh"], out["formula_en"] = f"（该指标暂未分解到报送文件：{e}）", "not decomposed into files yet"
         else:
             out["formula_zh"], out["formula_en"] = t["formula_zh"], t["formula_en"]
+            out["definition"], out["cell"] = t["definition"], t["cell"]  # what write_rows reads
             out["cities"] = [{"figure_id": figure_id(kpi, r["city_code"], period, "value_ytd"),
                               "city_code": r["city_code"], "label": r["city_name"], "value": r["value_ytd"]}
                              for r in t["cities"]]

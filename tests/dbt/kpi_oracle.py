@@ -177,15 +177,33 @@ class Oracle:
         return True
 
     # ------------------------------------------------------------------ city figures
-    def project_figures(self, city: str, y: int, n: int) -> dict:
+    def ledger(self, city: str, period: str) -> pd.DataFrame:
+        """The 项目台账 rows of the city's workbook for ``period`` (contract names, row_number)."""
+        return self._ledgers[(city, period)]
+
+    def parks(self, city: str, period: str) -> pd.DataFrame:
+        """The 园区情况 rows of the city's workbook for ``period``."""
+        return self._parks[(city, period)]
+
+    def window(self, city: str, y: int, n: int) -> pd.DataFrame:
+        """The ledger's projects signed between 1 Jan Y and the end of month N, with their contract
+        investment and paid-in in 万元 (美元: contract at the signing month's rate, paid-in at the
+        period's) and whether they are major."""
         led = self._ledgers[(city, _period(y, n))]
         start, end = dt.date(y, 1, 1), _month_end(y, n)
-        window = led[led["signed_date"].map(lambda d: d is not None and start <= d <= end)]
+        window = led[led["signed_date"].map(lambda d: d is not None and start <= d <= end)].copy()
         usd = window["currency"] == "美元"
         sign_rate = window["signed_date"].map(lambda d: self.rates[_period(d.year, d.month)])
-        contract_cny = window["contract_amount"].where(~usd, window["contract_amount"] * sign_rate)
-        paid_cny = window["paid_in_cumulative"].where(~usd, window["paid_in_cumulative"] * self.rates[_period(y, n)])
-        major = ((~usd) & (window["contract_amount"] >= 20000)) | (usd & (window["contract_amount"] >= 3000))
+        window["contract_cny"] = window["contract_amount"].where(~usd, window["contract_amount"] * sign_rate)
+        window["paid_cny"] = window["paid_in_cumulative"].where(
+            ~usd, window["paid_in_cumulative"] * self.rates[_period(y, n)])
+        window["major"] = ((~usd) & (window["contract_amount"] >= 20000)) | (usd & (window["contract_amount"] >= 3000))
+        return window
+
+    def project_figures(self, city: str, y: int, n: int) -> dict:
+        led = self._ledgers[(city, _period(y, n))]
+        window = self.window(city, y, n)
+        contract_cny, paid_cny, major = window["contract_cny"], window["paid_cny"], window["major"]
         stage = window["stage"]
         out = {
             "signed_projects": float(len(window)),

@@ -136,11 +136,12 @@ def test_published_case_four_rates(pg, warehouse, settings, tmp_path):
 
 def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path):
     """Months built one by one, one of them late, then corrections: the incremental
-    models (trade facts by file, project history by ledger) equal a full refresh."""
+    models (trade facts by file, project history and contributions by ledger) equal a full refresh."""
     out = tmp_path / "s"
-    generate(out, "2025-01", "2025-04", scale=0.02, cities=["430100", "430200", "430800"])
+    generate(out, "2024-12", "2025-04", scale=0.02, cities=["430100", "430200", "430800"])
     by_period = lambda p: [f for f in sorted(out.rglob("*")) if f.is_file() and p in f.name]  # noqa: E731
-    for periods in (("202501", "202503"), ("202504",), ("202502",)):  # February comes after April was built
+    # February comes after April was built; December is the base of the year's funds paid in
+    for periods in (("202412", "202501", "202503"), ("202504",), ("202502",)):
         assert all(r.ok for r in ingest_paths([f for p in periods for f in by_period(p)], settings))
         transform.dbt_build(settings)
     # A corrected trade file for February supersedes the one already built.
@@ -157,12 +158,19 @@ def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path)
     rows[0]["paid_in_cumulative"] = float(rows[0]["paid_in_cumulative"] or 0) + 123
     ledger = write_content(tmp_path / "fix" / "430100_202503.xlsx", content)
     assert ingest_paths([ledger], settings)[0].status == "superseding"
+    # And a corrected December ledger of 430200 (the base of 2025's funds): one paid-in revised.
+    content = workbook_content("430200", "2024-12", 42, 0.02, city_projects("430200", 42, 0.02, "2025-04"))
+    rows = content.sheets[PROJECTS.name]
+    rows[0]["paid_in_cumulative"] = float(rows[0]["paid_in_cumulative"] or 0) + 77
+    ledger = write_content(tmp_path / "fix" / "430200_202412.xlsx", content)
+    assert ingest_paths([ledger], settings)[0].status == "superseding"
     transform.dbt_build(settings)
 
     marts = ("fct_trade_month", "fct_trade_enterprise_month", "kpi_city_month", "fct_project_month",
-             "dim_project", "monthly_scheduling", "dim_investor")
+             "dim_project", "monthly_scheduling", "dim_investor", "kpi_contributions")
     tables = [f"marts.{t}" for t in marts] + ["intermediate.int_projects__versioned",
-                                              "intermediate.int_kpi__project_window"]
+                                              "intermediate.int_kpi__project_window",
+                                              "intermediate.int_kpi__project_contributions"]
     snap = lambda: {t: sorted(map(repr, warehouse.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}  # noqa: E731
     incremental = snap()
     feb = warehouse.execute("SELECT sum(detail_rows) FROM marts.fct_trade_month WHERE city_code = '430200' "

@@ -38,22 +38,8 @@ services as (
     group by city_code, period
 ),
 
-gdp as (
-    select cast(year as integer) as year, city_code, gdp_100m_cny from {{ ref('city_gdp') }}
-),
-
 dependence as (  -- quarter-end months: trade YTD over the year's GDP prorated to N/12
-    select
-        t.city_code,
-        t.period,
-        t.trade_ytd_100m_cny as numerator,
-        coalesce(g.gdp_100m_cny, g_prev.gdp_100m_cny) * cast(substr(t.period, 6, 2) as integer) / 12 as denominator
-    from trade as t
-    left join gdp as g
-        on g.city_code = t.city_code and g.year = cast(substr(t.period, 1, 4) as integer)
-    left join gdp as g_prev
-        on g_prev.city_code = t.city_code and g_prev.year = cast(substr(t.period, 1, 4) as integer) - 1
-    where substr(t.period, 6, 2) in ('03', '06', '09', '12')
+    select * from {{ ref('int_kpi__trade_dependence') }}
 ),
 
 components as (
@@ -84,15 +70,17 @@ components as (
     union all
     {% endfor %}
     {% set ratios = [
-        ('performance_rate', 'p', 'performed_projects', 'signed_projects', 100),
-        ('start_rate', 'p', 'started_projects', 'signed_projects', 100),
-        ('production_rate', 'p', 'producing_projects', 'signed_projects', 100),
-        ('funds_rate', 'p', 'paid_in_100m_cny', 'contract_100m_cny', 100),
-        ('factory_occupancy', 'parks', 'factory_used', 'factory_built', 100),
-        ('tax_per_mu', 'parks', 'tax_ytd', 'developed_area', 1),
-        ('trade_dependence', 'dependence', 'numerator', 'denominator', 100),
+        ('performance_rate', 'p', 'performed_projects', 'signed_projects'),
+        ('start_rate', 'p', 'started_projects', 'signed_projects'),
+        ('production_rate', 'p', 'producing_projects', 'signed_projects'),
+        ('funds_rate', 'p', 'paid_in_100m_cny', 'contract_100m_cny'),
+        ('factory_occupancy', 'parks', 'factory_used', 'factory_built'),
+        ('tax_per_mu', 'parks', 'tax_ytd', 'developed_area'),
+        ('trade_dependence', 'dependence', 'numerator', 'denominator'),
     ] %}
-    {% for kpi, rel, num, den, factor in ratios %}
+    {# value = factor × numerator / denominator, factors in macros/kpi_measures.sql #}
+    {% for kpi, rel, num, den in ratios %}
+    {% set factor = ratio_factors()[kpi] %}
     select '{{ kpi }}' as kpi_code, city_code, period,
            {{ factor }} * cast({{ num }} as numeric) / nullif(cast({{ den }} as numeric), 0) as value_ytd,
            cast({{ num }} as numeric) as numerator, cast({{ den }} as numeric) as denominator,

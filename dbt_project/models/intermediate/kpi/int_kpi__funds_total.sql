@@ -1,9 +1,11 @@
 -- funds_total (亿元) = 实际到位省外境内资金 + 实际使用外资, the foreign part converted
--- month by month: each month's inflow (YTD change) at that month's rate.
+-- month by month: each month's inflow (YTD change) at that month's rate. The inflows and
+-- rates are kept (one row per ledger in force, with its file) for kpi_contributions.
 with f as (
     select
         w.city_code,
         w.period,
+        w.file_id,
         cast(substr(w.period, 1, 4) as integer) as year,
         w.funds_domestic_100m_cny,
         w.fdi_100m_usd,
@@ -24,6 +26,9 @@ inflows as (
 select
     city_code,
     period,
+    file_id,
+    fdi_month_100m_usd,
+    usd_cny,
     cast(funds_domestic_100m_cny
       + sum(fdi_month_100m_usd * usd_cny) over (
             partition by city_code, year order by period rows between unbounded preceding and current row

@@ -23,19 +23,13 @@ ledger as (
     where f.file_id in (select file_id from ledgers)
 ),
 
-signed as (
+signed as (  -- the components of macros/kpi_measures.sql, which the trace decomposes too
     select
         city_code,
         period,
-        count(*)                                                            as signed_projects,
-        sum(case when is_major then 1 else 0 end)                           as major_projects,
-        sum(case when is_fortune500 then 1 else 0 end)                      as fortune500_projects,
-        sum(contract_amount_100m_cny)                                       as signed_investment_100m,
-        sum(case when stage in ('注册', '开工', '投产') then 1 else 0 end)  as performed_projects,
-        sum(case when stage in ('开工', '投产') then 1 else 0 end)          as started_projects,
-        sum(case when stage = '投产' then 1 else 0 end)                     as producing_projects,
-        sum(paid_in_cumulative_100m_cny)                                    as paid_in_100m_cny,
-        sum(contract_amount_100m_cny)                                       as contract_100m_cny
+        {%- for name, c in project_window_components().items() %}
+        sum(case when {{ c.when }} then {{ c.value }} else 0 end) as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from ledger
     where signed_in_year
     group by city_code, period

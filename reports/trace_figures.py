@@ -289,9 +289,11 @@ def published_text(row: dict) -> str:
         lines.append("排位 ranking:")
         lines += [f"  {c['rank']:>2} {c['label']}: {c['value']}" for c in e["ranking"]]
     if e.get("files"):
-        lines.append("报送文件 files as published (file id, name, month, rows, partial sum in 元 / yuan, sha256):")
+        lines.append("报送文件 files as published (file id, name, month, rows, partial sum, sha256):")
         for f in e["files"]:
+            partial = (f"{f['value_cny']} 元" if f.get("value_cny") is not None
+                       else f"{f.get('value')} {f.get('unit', '')}")
             lines.append(f"  [{f['file_id']}] {f['file_name']}（{f.get('city_name', '')}，{f['source_period']}，"
-                         f"{f['file_rows']}行） {f['value_cny']}")
+                         f"{f['file_rows']}行） {partial}")
             lines.append(f"      sha256 {(f['sha256'] or '').strip()}  回执 receipt {f['receipt']}")
     return "\n".join(lines)

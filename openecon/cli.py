@@ -161,7 +161,11 @@ def cmd_trace(args) -> int:
             key, _, fid = args.figure.rpartition("/")
             row = trace_figures.published(conn, key, fid)
             print(trace_figures.published_text(row))
-            if args.rows and (row["trace"] or {}).get("files"):
+            if args.rows:
+                if not (row["trace"] or {}).get("files"):
+                    print("无源数据行：派生数据（同比、进度、位次），请溯源其计算依据 / "
+                          "no rows: a derived figure, trace its inputs")
+                    return 1
                 _print_rows(conn, row["trace"], args.rows)
             return 0
         if not (args.kpi and args.city and args.period):

@@ -170,12 +170,9 @@ class Draft:
         """The trace pages of a version, a folder beside its files (``<stem>_v<N>_trace``)."""
         return self.out_dir / f"{self.stem}_v{version}_trace"
 
-    def key(self, version: int) -> str:
-        """A version's key, as ``openecon trace --figure`` and ``openecon reproduce`` take it."""
-        return version_key(self.kind, self.period, version)
-
 
 def version_key(kind: str, period: str, version: int) -> str:
+    """A version's key, as ``openecon trace --figure`` and ``openecon reproduce`` take it."""
     return f"{kind}/{period}/v{version}"
 
 

@@ -196,7 +196,8 @@ def trace(conn, settings, kpi: str, city: str, period: str) -> dict:
     definition = conn.execute("SELECT kpi_code, name_zh, unit, kind, frequency, definition_zh "
                               "FROM reference.kpi_definitions WHERE kpi_code = %s", [kpi]).fetchone()
     cell = conn.execute(
-        "SELECT k.kpi_code, k.city_code, c.city_name, k.period, k.value_ytd, k.report_status, k.is_complete "
+        "SELECT k.kpi_code, k.city_code, c.city_name, k.period, k.value_ytd, k.report_status, k.is_complete, "
+        "k.is_combined_jan_feb "
         "FROM marts.kpi_city_month AS k JOIN marts.dim_city AS c USING (city_code) "
         "WHERE k.kpi_code = %s AND k.city_code = %s AND k.period = %s", [kpi, city, period]).fetchone()
     if definition is None or cell is None or cell["value_ytd"] is None:
@@ -286,6 +287,8 @@ def text(t: dict) -> str:
     """The trace as a person reads it, in Chinese and English."""
     d, c = t["definition"], t["cell"]
     window_zh, window_en = _window(d["kind"], d["kpi_code"], c["period"])
+    if c.get("is_combined_jan_feb"):
+        window_zh, window_en = f"{window_zh}，含1—2月合并报送", f"{window_en}, with a combined 1–2月 report"
     lines = [f"{c['city_name']} {d['name_zh']} {c['period']}（{window_zh}）：{c['value_ytd']} "
              f"{d['unit']}  /  {d['kpi_code']} {c['city_code']} {c['period']} ({window_en}): {c['value_ytd']}",
              f"定义 definition：{d['definition_zh']}",
@@ -384,8 +387,8 @@ def _gdp_rows(t: dict) -> list[list]:
         if f["source_kind"] != "seed":
             continue
         line, row = lines[(f["source_period"], f["city_code"])]
-        out.append(["", GDP_SEED, "", line, "gdp_100m_cny", row["gdp_100m_cny"], f["part"], f["value"], f["unit"],
-                    f["city_code"], f"{row['year']} {row['city_code']}", f["term"], "", "", "", "", ""])
+        out.append(["", GDP_SEED, "", line, "gdp_100m_cny", row["gdp_100m_cny"], f["part"], show(f["value"]),
+                    f["unit"], f["city_code"], f"{row['year']} {row['city_code']}", f["term"], "", "", "", "", ""])
     return out
 
 
@@ -411,8 +414,8 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
                 for file_id, name, city, row_number, dirn, enterprise, hs, amount in copy.rows():
                     amount = Decimal(amount)
                     share = amount / YUAN_PER_100M
-                    w.writerow([file_id, name, "", row_number, AMOUNT, amount, part, share, "亿元", city, enterprise,
-                                "amount_cny", "", "", dirn, enterprise, hs])
+                    w.writerow([file_id, name, "", row_number, AMOUNT, amount, part, show(share), "亿元", city,
+                                enterprise, "amount_cny", "", "", dirn, enterprise, hs])
                     sums[city][part] += share
                     n += 1
             for row in _gdp_rows(t):
@@ -433,7 +436,7 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
             with conn.cursor() as cur, cur.copy(WORKBOOK_ROWS_SQL, params) as copy:
                 for (file_id, name, city, sheet, row_number, column, cell, part, value, unit, key, term, rate,
                      rate_month) in copy.rows():
-                    w.writerow([file_id, name, sheet, row_number, _header(sheet, column), cell, part, value, unit,
+                    w.writerow([file_id, name, sheet, row_number, _header(sheet, column), cell, part, show(value), unit,
                                 city, key, term, rate or "", rate_month or "", "", "", ""])
                     sums[city][part] += Decimal(value)
                     n += 1

@@ -196,7 +196,8 @@ def trace(conn, settings, kpi: str, city: str, period: str) -> dict:
     definition = conn.execute("SELECT kpi_code, name_zh, unit, kind, frequency, definition_zh "
                               "FROM reference.kpi_definitions WHERE kpi_code = %s", [kpi]).fetchone()
     cell = conn.execute(
-        "SELECT k.kpi_code, k.city_code, c.city_name, k.period, k.value_ytd, k.report_status, k.is_complete "
+        "SELECT k.kpi_code, k.city_code, c.city_name, k.period, k.value_ytd, k.report_status, k.is_complete, "
+        "k.is_combined_jan_feb "
         "FROM marts.kpi_city_month AS k JOIN marts.dim_city AS c USING (city_code) "
         "WHERE k.kpi_code = %s AND k.city_code = %s AND k.period = %s", [kpi, city, period]).fetchone()
     if definition is None or cell is None or cell["value_ytd"] is None:
@@ -286,6 +287,8 @@ def text(t: dict) -> str:
     """The trace as a person reads it, in Chinese and English."""
     d, c = t["definition"], t["cell"]
     window_zh, window_en = _window(d["kind"], d["kpi_code"], c["period"])
+    if c.get("is_combined_jan_feb"):
+        window_zh, window_en = f"{window_zh}，含1—2月合并报送", f"{window_en}, with a combined 1–2月 report"
     lines = [f"{c['city_name']} {d['name_zh']} {c['period']}（{window_zh}）：{c['value_ytd']} "
              f"{d['unit']}  /  {d['kpi_code']} {c['city_code']} {c['period']} ({window_en}): {c['value_ytd']}",
              f"定义 definition：{d['definition_zh']}",
@@ -358,7 +361,7 @@ COPY (
     SELECT DISTINCT ON (t.enterprise_code)
            t.file_id, s.file_name, s.city_code, t.row_number, t.direction, t.enterprise_code, t.hs_code
     FROM raw.trade AS t
-    JOIN audit.submissions_in_force AS s ON s.file_id = t.file_id
+    JOIN audit.submissions AS s ON s.file_id = t.file_id
     WHERE t.file_id = ANY(%(files)s)
     ORDER BY t.enterprise_code, s.period, t.row_number
 ) TO STDOUT
@@ -369,8 +372,9 @@ COPY (
     SELECT r.file_id, s.file_name, r.city_code, r.sheet, r.row_number, r.column_name, r.cell, r.part, r.value,
            r.unit, r.row_key, r.term, r.fx_rate, r.inflow_period
     FROM marts.kpi_contribution_rows AS r
-    JOIN audit.submissions_in_force AS s ON s.file_id = r.file_id
+    JOIN audit.submissions AS s ON s.file_id = r.file_id
     WHERE r.kpi_code = %(kpi)s AND r.period = %(period)s AND r.city_code = ANY(%(cities)s)
+      AND r.file_id = ANY(%(files)s)
     ORDER BY r.city_code, r.part DESC, r.term, r.file_id, r.row_number
 ) TO STDOUT
 """
@@ -384,8 +388,8 @@ def _gdp_rows(t: dict) -> list[list]:
         if f["source_kind"] != "seed":
             continue
         line, row = lines[(f["source_period"], f["city_code"])]
-        out.append(["", GDP_SEED, "", line, "gdp_100m_cny", row["gdp_100m_cny"], f["part"], f["value"], f["unit"],
-                    f["city_code"], f"{row['year']} {row['city_code']}", f["term"], "", "", "", "", ""])
+        out.append(["", GDP_SEED, "", line, "gdp_100m_cny", row["gdp_100m_cny"], f["part"], show(f["value"]),
+                    f["unit"], f["city_code"], f"{row['year']} {row['city_code']}", f["term"], "", "", "", "", ""])
     return out
 
 
@@ -394,7 +398,9 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
     行号 row, 列 column, 值 value as submitted, 部分 part, 计入值 contribution in 单位 unit, and the row's
     keys). Returns (rows, the figure the rows reproduce, in the KPI's unit): flows and stocks Σ of the
     contributions (per city, rounded as the mart rounds); ratios factor × Σ numerator / Σ denominator;
-    distinct counts the number of keys."""
+    distinct counts the number of keys. ``t`` may be a trace stored as JSON with a published figure
+    (definition, cell, files): the rows are those of its files, in force or superseded since (the
+    workbook rows only while their file is in force: marts.kpi_contribution_rows holds those)."""
     kpi = t["definition"]["kpi_code"]
     files = t["files"]
     scales = {f["part"]: f["part_scale"] for f in files}
@@ -404,15 +410,15 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
         w = csv.writer(out)
         w.writerow(HEADER)
         if kpi in (*TRADE_AMOUNTS, "trade_dependence"):
-            trade = [f["file_id"] for f in files if f["source_kind"] == "trade"]
+            trade = [int(f["file_id"]) for f in files if f["source_kind"] == "trade"]
             direction = next((f["direction"] for f in files if f["direction"]), None)
             part = "numerator" if kpi == "trade_dependence" else "value"
             with conn.cursor() as cur, cur.copy(TRADE_ROWS_SQL, {"files": trade, "direction": direction}) as copy:
                 for file_id, name, city, row_number, dirn, enterprise, hs, amount in copy.rows():
                     amount = Decimal(amount)
                     share = amount / YUAN_PER_100M
-                    w.writerow([file_id, name, "", row_number, AMOUNT, amount, part, share, "亿元", city, enterprise,
-                                "amount_cny", "", "", dirn, enterprise, hs])
+                    w.writerow([file_id, name, "", row_number, AMOUNT, amount, part, show(share), "亿元", city,
+                                enterprise, "amount_cny", "", "", dirn, enterprise, hs])
                     sums[city][part] += share
                     n += 1
             for row in _gdp_rows(t):
@@ -420,7 +426,7 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
                 sums[row[9]]["denominator"] += Decimal(row[7])
                 n += 1
         elif kpi == "trade_enterprises":
-            trade = [f["file_id"] for f in files]
+            trade = [int(f["file_id"]) for f in files]
             with conn.cursor() as cur, cur.copy(ENTERPRISE_ROWS_SQL, {"files": trade}) as copy:
                 for file_id, name, city, row_number, dirn, enterprise, hs in copy.rows():
                     w.writerow([file_id, name, "", row_number, ENTERPRISE, enterprise, "distinct", 1, "家", city,
@@ -429,11 +435,12 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
                     n += 1
         else:
             cities = sorted({f["city_code"] for f in files})
-            params = {"kpi": kpi, "period": t["cell"]["period"], "cities": cities}
+            params = {"kpi": kpi, "period": t["cell"]["period"], "cities": cities,
+                      "files": [int(f["file_id"]) for f in files if f["file_id"] is not None]}
             with conn.cursor() as cur, cur.copy(WORKBOOK_ROWS_SQL, params) as copy:
                 for (file_id, name, city, sheet, row_number, column, cell, part, value, unit, key, term, rate,
                      rate_month) in copy.rows():
-                    w.writerow([file_id, name, sheet, row_number, _header(sheet, column), cell, part, value, unit,
+                    w.writerow([file_id, name, sheet, row_number, _header(sheet, column), cell, part, show(value), unit,
                                 city, key, term, rate or "", rate_month or "", "", "", ""])
                     sums[city][part] += Decimal(value)
                     n += 1
@@ -443,6 +450,7 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
     for city_parts in sums.values():
         for p, v in city_parts.items():
             parts[p] += _round(v, scales.get(p))
-    if t["is_ratio"]:
-        return n, _ratio(t["ratio_factor"], parts["numerator"], parts["denominator"])
+    if t["definition"]["kind"] == "ratio":
+        factor = next(f["ratio_factor"] for f in files if f["ratio_factor"] is not None)
+        return n, _ratio(factor, parts["numerator"], parts["denominator"])
     return n, parts["value"]

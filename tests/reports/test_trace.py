@@ -7,6 +7,7 @@ never from the marts being traced.
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 
 import psycopg
@@ -278,6 +279,16 @@ def test_every_kpi_traces_and_its_rows_reproduce_the_figure(wh, settings, tmp_pa
         out = text(t)
         assert str(value) in out and "公式 formula" in out, kpi
 
+
+
+def test_the_rows_of_a_trace_stored_as_json(wh, settings, tmp_path):
+    """A published figure keeps its trace (definition, cell, files) as JSON: its rows are written from it."""
+    for kpi in ("trade_total", "funds_rate", "trade_dependence", "trade_enterprises", "tax_per_mu"):
+        t = trace(wh["conn"], settings, kpi, CITY, PERIOD)
+        stored = json.loads(json.dumps({k: t[k] for k in ("definition", "cell", "files")}, default=str))
+        n, figure = write_rows(wh["conn"], stored, tmp_path / f"{kpi}.csv")
+        assert (n, figure) == write_rows(wh["conn"], t, tmp_path / f"{kpi}_live.csv"), kpi
+        assert n and float(figure) == pytest.approx(float(t["cell"]["value_ytd"]), rel=1e-12), kpi
 
 # Last: it supersedes a file of the sample, which the expectations above read as generated.
 def test_a_correction_is_traced_to_the_file_in_force(wh, settings, tmp_path):

@@ -20,7 +20,7 @@ from core.settings import Settings
 # The tables and views every part of the product reads or writes in audit.
 EXPECTED = {"submissions", "rejected_rows", "row_warnings", "quality_runs", "quality_results", "bulletins",
             "pipeline_failures", "schema_migrations", "submissions_in_force", "published_figures",
-            "quality_checked_files"}
+            "quality_checked_files", "document_figures"}
 
 
 @pytest.fixture

@@ -89,16 +89,16 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
         assert exception.startswith("AirflowFailException: 拒绝发布：2025Q3"), exception
         assert "长沙市（430100）：外贸明细2025年1—7月未报送" in exception and "allow_incomplete = true" in exception
         assert "trade CSV 2025-01..2025-07 not reported" in exception
-    assert sorted(p.name for p in out.iterdir()) == [f"scheduling_2025-09_v1.{e}"
-                                                     for e in ("docx", "html", "pdf", "xlsx")]
+    assert sorted(p.name for p in out.iterdir()) == [f"scheduling_2025-09_v1{e}"
+                                                     for e in (".docx", ".html", ".pdf", ".xlsx", "_trace")]
     # with the DAG param allow_incomplete they publish, each province total noting what it lacks
     for dag_id in REPORTS:
         assert report(dag_id, allow_incomplete=True).state == DagRunState.SUCCESS, dag_id
     assert "全省合计中各市州累计数均缺1—7月外贸明细" in (out / "bulletin_2025Q3_v1.html").read_text("utf-8")
     published = sorted(p.name for p in out.iterdir())
     assert published == sorted(
-        [f"scheduling_2025-09_v1.{e}" for e in ("html", "pdf", "docx", "xlsx")]
-        + [f"bulletin_2025Q3_v1.{e}" for e in ("html", "pdf", "docx", "xlsx")]
+        [f"scheduling_2025-09_v1{e}" for e in (".html", ".pdf", ".docx", ".xlsx", "_trace")]
+        + [f"bulletin_2025Q3_v1{e}" for e in (".html", ".pdf", ".docx", ".xlsx", "_trace")]
         + [f"appraisal_2025Q3_v1.{e}" for e in ("html", "pdf", "docx", "xlsx", "json")])
     assert "2025年9月全省招商引资项目调度情况" in (out / "scheduling_2025-09_v1.html").read_text("utf-8")
     bulletin_html = (out / "bulletin_2025Q3_v1.html").read_text("utf-8")

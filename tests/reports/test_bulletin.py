@@ -455,6 +455,9 @@ def test_every_figure_traces_and_a_version_reproduces_after_a_correction(built, 
     assert "trade_total.430000.2025-09.value_ytd: published" in capsys.readouterr().out
     conn.execute("UPDATE audit.document_figures SET value = %s WHERE bulletin_id = %s "
                  "AND figure_id = 'trade_total.430000.2025-09.value_ytd'", [row[1]["value"], v1[0]])
+    # the hostile row gone, the data version is new: the gate checks it, as a build would, for the tests after
+    gate = quality.quality_gate(settings)
+    assert gate.success, gate.summary()
 
 
 def test_a_failed_blocking_check_stops_publishing(built, settings):

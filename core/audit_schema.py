@@ -258,6 +258,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "COMMENT ON TABLE audit.document_figures IS 'One row per figure a published document version printed: "
         "its id (kpi.city.period.measure), value, printed text, places and trace as of publication'",
     )),
+    Migration(10, "a submission the province returned (退回) is no longer in force", (
+        # A return is the province's word that a file in force is wrong: it stops counting, the
+        # earlier file it superseded stays superseded, and the city must send a new one.
+        "ALTER TABLE audit.submissions ADD COLUMN IF NOT EXISTS returned_at timestamptz",
+        "ALTER TABLE audit.submissions ADD COLUMN IF NOT EXISTS returned_by text",
+        "ALTER TABLE audit.submissions ADD COLUMN IF NOT EXISTS returned_reason text",
+        """
+        CREATE OR REPLACE VIEW audit.submissions_in_force AS
+        SELECT * FROM audit.submissions
+        WHERE status IN ('accepted', 'partial') AND superseded_at IS NULL AND returned_at IS NULL
+        """,
+        "COMMENT ON VIEW audit.submissions_in_force IS "
+        "'The submission files in force: loaded, not superseded by a later file, not returned'",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -51,6 +51,7 @@ class Receipt:
     issues: list[Issue] = field(default_factory=list)  # errors first, then warnings
     allow_shrink: bool = False  # ingested with --allow-shrink: a correction may remove most rows
     error_ref: str | None = None  # set when the system failed; the same reference is in the log
+    returned: dict | None = None  # {at, by, reason} once the province returned the file (ingestion.returns)
 
     @property
     def warnings(self) -> list[Issue]:
@@ -67,7 +68,7 @@ class Receipt:
             "sha256": self.sha256, "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected, "warnings": len(self.warnings), "reason": self.reason,
             "superseded_file_ids": self.superseded, "allow_shrink": self.allow_shrink,
-            "error_ref": self.error_ref,
+            "error_ref": self.error_ref, "returned": self.returned,
             "issues": [i.as_dict() for i in self.issues[:RECEIPT_ISSUES]],
             "issues_total": len(self.issues),
         }
@@ -79,7 +80,8 @@ class Receipt:
                    period=data["period"], kind=data["kind"], sha256=data["sha256"],
                    rows_loaded=data["rows_loaded"], rows_rejected=data["rows_rejected"], reason=data["reason"],
                    superseded=data.get("superseded_file_ids") or [], allow_shrink=data.get("allow_shrink", False),
-                   error_ref=data.get("error_ref"), issues=[Issue(**i) for i in data.get("issues", [])])
+                   error_ref=data.get("error_ref"), returned=data.get("returned"),
+                   issues=[Issue(**i) for i in data.get("issues", [])])
 
     def text(self) -> str:
         labels = {
@@ -104,6 +106,9 @@ class Receipt:
             lines.append(f"  原因 reason: {self.reason}")
         if self.error_ref:
             lines.append(f"  错误编号 error reference: {self.error_ref}")
+        if self.returned:
+            lines.append(f"  已退回 returned by the province {self.returned['at']}: {self.returned['reason']}"
+                         "（请修改后重新报送 / correct it and send the file again）")
         for issue in self.issues[:RECEIPT_ISSUES]:
             lines.append(f"  - {issue.line()}")
         if len(self.issues) > RECEIPT_ISSUES:
@@ -325,10 +330,16 @@ def _load(conn, path: Path, receipt: Receipt, row_issues: list[Issue], archived:
     """The body of one file's transaction: duplicate check, COPY, checks, supersession."""
     _lock(conn, receipt)
     earlier = conn.execute(
-        """SELECT file_id, file_name, city_code, period, kind FROM audit.submissions
+        """SELECT file_id, file_name, city_code, period, kind, returned_reason FROM audit.submissions
            WHERE sha256 = %s AND status IN ('accepted', 'partial')""", [receipt.sha256]).fetchone()
     if earlier:
-        _check_duplicate(receipt, *earlier)
+        _check_duplicate(receipt, *earlier[:5])
+        if earlier[5] is not None:
+            raise FileRejected(Issue(
+                receipt.file, None, None, None, earlier[1], "returned_unchanged",
+                f"与已退回的文件编号{earlier[0]}内容相同（退回原因：{earlier[5]}），请修改后重新报送",
+                f"the same bytes as file id {earlier[0]}, which the province returned ({earlier[5]}); "
+                "correct the file and send it again"))
         receipt.status = "duplicate"
         receipt.reason = f"与文件编号 {earlier[0]} 内容相同 / same bytes as file id {earlier[0]}"
         receipt.file_id = _record(conn, receipt, "duplicate", archived)

@@ -82,6 +82,25 @@ def cmd_ingest(args) -> int:
     return 0 if all(r.ok for r in receipts) else 1
 
 
+def cmd_return(args) -> int:
+    import getpass
+
+    import psycopg
+
+    from ingestion.returns import return_file
+
+    settings = _warehouse()
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        try:
+            receipt = return_file(conn, args.file_id, returned_by=args.by or getpass.getuser(),
+                                  reason=args.reason, settings=settings)
+        except ValueError as exc:
+            print(exc)
+            return 1
+    print(receipt.text())
+    return 0
+
+
 def cmd_build(args) -> int:
     from flows import quality, transform
 
@@ -276,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--allow-shrink", action="store_true",
                         help="let a correction remove most of the rows it replaces (recorded on the receipt)")
     ingest.set_defaults(func=cmd_ingest)
+
+    ret = sub.add_parser("return", help="return (退回) a file in force to its city: it stops counting until a new "
+                                        "file arrives")
+    ret.add_argument("file_id", type=int, help="the file id on its receipt")
+    ret.add_argument("--reason", required=True, help="why, in words the city clerk reads (Chinese)")
+    ret.add_argument("--by", help="who returns it (default: the login name)")
+    ret.set_defaults(func=cmd_return)
 
     build = sub.add_parser("build", help="dbt build + Great Expectations checkpoint")
     build.add_argument("--full-refresh", action="store_true",

@@ -653,7 +653,7 @@ def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str, printed
     if late:
         names = list(dict.fromkeys(r["city_name"] for r in late))
         summary.append(f"截至本报告生成，{cn_list(names)}共{len(names)}个市州本月报送文件未到"
-                       "（未报送或被退回，逾期天数见表3），请抓紧报送。")
+                       "（未报送、被拒收或被退回，逾期天数见表3），请抓紧报送。")
     return summary
 
 
@@ -792,8 +792,8 @@ def _not_reported_table(projects: dict, period: Period, as_of: date) -> dict:
             "rows": _not_reported_rows(projects["not_reported"]),
             "columns": [{"header": h}
                         for h in ("市州", "报送类型", "报送状态", "报送截止日", "逾期天数", "收到文件数")],
-            "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被退回；1–2月合并报送"
-                    f"的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"}
+            "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被拒收、被退回；"
+                    f"1–2月合并报送的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"}
 
 
 def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date,

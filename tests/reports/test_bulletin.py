@@ -208,7 +208,7 @@ def test_scheduling_city_table_equals_the_marts(built, settings):
             "AND f.period BETWEEN '2025-01' AND '2025-09') GROUP BY m.city_code"):
         counts[c][2] = n
     for c, n in conn.execute("SELECT city_code, count(*) FROM marts.submission_status WHERE period = '2025-09' "
-                             "AND status IN ('missing', 'rejected') GROUP BY city_code"):
+                             "AND status IN ('missing', 'returned', 'rejected') GROUP BY city_code"):
         counts[c][3] = n
     counts["430000"] = [sum(counts[c][i] for c in counts if c != "430000") for i in range(4)]
     assert set(rows) == set(names.values())

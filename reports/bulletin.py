@@ -61,12 +61,18 @@ def growth_measure(r: dict) -> str:
     return "yoy_pp" if r["unit"] == "%" else "yoy_pct"
 
 
-def progress_phrase(r: dict) -> str:
+def progress_phrase(r: dict, printed: Figures | None = None, place: str = "") -> str:
+    """完成年度目标的X%，超/欠序时进度…; the X% marked as the figure it prints when ``printed`` registers them."""
     if r["target_progress_pct"] is None:
         return ""
     if r["unit"] == "%":  # a rate has a target level, not a 序时进度
         return f"年度目标{fmt(r['annual_target'])}%"
-    return phrasing.versus_time_progress(r["target_progress_pct"], r["time_progress_pct"])
+    phrase = phrasing.versus_time_progress(r["target_progress_pct"], r["time_progress_pct"])
+    done = f"{phrasing.number(r['target_progress_pct'])}%"
+    if printed is None or not phrase.startswith(f"完成年度目标的{done}"):
+        return phrase
+    marked = printed.mark(r, "target_progress_pct", r["target_progress_pct"], done, place)
+    return f"完成年度目标的{marked}{phrase[len('完成年度目标的' + done):]}"
 
 
 def growth_key(r: dict):
@@ -232,7 +238,8 @@ def _overview(q: Kpis, ytd: str, printed: Figures) -> list[str]:
         head = f"{ytd}，全省" if lead else ""
         value = fmt(r["value_ytd"]) + "%" if r["unit"] == "%" else fmt(r["value_ytd"], r["unit"]) + r["unit"]
         s = f"{head}{r['kpi_name_zh']}{printed.mark(r, 'value_ytd', r['value_ytd'], value, OVERVIEW)}"
-        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r, printed, OVERVIEW), progress_phrase(r)) if p]
+        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r, printed, OVERVIEW),
+                                                         progress_phrase(r, printed, OVERVIEW)) if p]
         return "，".join(parts)
 
     overview = []

@@ -239,7 +239,8 @@ def test_appraisal_versions_are_registered_and_listed(built, settings, tmp_path)
     assert (first["version"], first["reused"], again["version"], again["reused"]) == (1, False, 1, True)
     assert again["paths"] == first["paths"]
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == written  # nothing written again
-    assert sorted(written) == [f"appraisal_{PERIOD}_v1.{e}" for e in ("docx", "html", "json", "pdf", "xlsx")]
+    assert sorted(written) == [f"appraisal_{PERIOD}_v1.{e}" for e in ("docx", "html", "json", "pdf", "xlsx")] + [
+        f"appraisal_{PERIOD}_v1_trace"]  # the trace pages beside the HTML
 
     rows = conn.execute("SELECT version, content_hash, data_hash, paths, quality_run_id FROM audit.bulletins "
                         "WHERE kind = 'appraisal' AND period = %s", [PERIOD]).fetchall()

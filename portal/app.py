@@ -46,7 +46,8 @@ GRID_MONTHS = 6
 ENV = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html", "j2"]))
 ENV.globals.update(city_name=queries.city_name, local=queries.local, how_to_fix=queries.how_to_fix,
                    KIND_ZH=queries.KIND_ZH, STATUS_ZH=queries.STATUS_ZH, RECEIPT_STATUS_ZH=queries.RECEIPT_STATUS_ZH,
-                   ROLE_ZH={"city_clerk": "市州填报员", "province": "省级管理员", "auditor": "审计员"})
+                   ROLE_ZH={"city_clerk": "市州填报员", "province": "省级管理员", "auditor": "审计员"},
+                   ACTION_ZH=schema.ACTION_ZH)
 ENV.filters["detail"] = lambda d: "；".join(f"{k}: {v}" for k, v in (d or {}).items() if v not in (None, ""))
 
 
@@ -279,7 +280,10 @@ def _protected_router(settings: Settings) -> APIRouter:
         cells = queries.cells(conn, [city], [period], settings)
         recent = [shift(period, -i) for i in range(1, 7)]
         recent_cells = queries.cells(conn, [city], recent, settings)
-        return render(request, "checklist.html.j2", city=city, period=period,
+        start = max([previous_month(queries.today()), *queries.months_with_data(conn, city)[:1]])
+        choices = sorted({period, *(shift(start, -i) for i in range(36))}, reverse=True)
+        return render(request, "checklist.html.j2", city=city, period=period, choices=choices,
+                      deadline_passed=queries.deadline(period, settings) < queries.today(),
                       items=[(d, cells[(city, period, d["kind"])]) for d in queries.due_items(city, period)],
                       deadline=queries.deadline(period, settings),
                       countdown=queries.countdown(queries.deadline(period, settings)),

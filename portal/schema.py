@@ -20,9 +20,13 @@ from core.settings import Settings
 ROLES = ("city_clerk", "province", "auditor")
 # What portal.events records (README "The cities' portal"): every login, upload, explanation,
 # return, download and refusal.
-ACTIONS = ("login_ok", "login_failed", "login_locked", "logout", "upload", "upload_refused", "explanation",
-           "return", "return_refused", "download", "forbidden", "asset_published", "asset_publish_failed",
-           "user_added")
+ACTION_ZH = {
+    "login_ok": "登录", "login_failed": "登录失败", "login_locked": "登录被锁定", "logout": "退出",
+    "upload": "上传", "upload_refused": "上传被拒", "explanation": "上报说明", "return": "退回",
+    "return_refused": "退回未成功", "download": "下载", "forbidden": "拒绝访问",
+    "asset_published": "触发建仓", "asset_publish_failed": "触发建仓失败", "user_added": "新建账户",
+}
+ACTIONS = tuple(ACTION_ZH)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, sessions, events, explanations, upload jobs", (

@@ -15,7 +15,7 @@
     return e;
   }
 
-  function mb(n) { return (n / 1048576).toFixed(1) + " MB"; }
+  function mb(n) { return n < 1048576 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB"; }
 
   function show(box, job) {
     box.phase.textContent = job.receipt_status ? "审核完成" : "";

@@ -1,4 +1,4 @@
-"""One small warehouse for the portal's tests (per xdist worker): three cities' sample files for
+"""One small warehouse for the portal's tests (per xdist worker): four cities' sample files for
 2025-08..2025-09 ingested and the submission-status mart built, the 2025-10 files kept back for
 uploads, and an account per role. Modules use different cities, so they do not depend on each
 other's uploads when they share it."""
@@ -14,7 +14,8 @@ import pytest
 
 from core.settings import Settings
 
-CITIES = ("430100", "430200", "430300")  # 长沙 (browser test), 株洲 and 湘潭 (route tests)
+# 长沙 (browser test), 株洲 and 湘潭 (route tests), 衡阳 (pipeline tests)
+CITIES = ("430100", "430200", "430300", "430400")
 PASSWORD = "portal-test-password"  # every test account's
 
 

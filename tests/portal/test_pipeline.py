@@ -22,7 +22,7 @@ from tests.portal.conftest import portal_settings
 from tests.portal.files import read_workbook, write_workbook
 from tests.portal.test_routes import csrf_of, login
 
-CITY = "430300"  # 湘潭
+CITY = "430400"  # 衡阳 (the other modules use other cities)
 
 
 def _free_port() -> int:
@@ -132,7 +132,7 @@ def test_an_accepted_upload_publishes_the_asset_through_the_rest_api(api_server,
     # the October ledger with a title row above the header: other bytes (never a duplicate of a file another
     # module of this worker sent), the same rows
     sheets = read_workbook(portal_warehouse.later[f"{CITY}_202510.xlsx"])
-    sheets["项目台账"].insert(0, ["湘潭市2025年10月承接产业转移项目台账"])
+    sheets["项目台账"].insert(0, ["衡阳市2025年10月承接产业转移项目台账"])
     src = write_workbook(tmp_path / f"{CITY}_202510.xlsx", sheets)
     # warehouse_build runs on the asset once unpaused (`make airflow` unpauses the project's DAGs)
     from orchestration import runtime

@@ -474,3 +474,26 @@ def test_openecon_portal_user_add(portal_warehouse):
     again = subprocess.run([sys.executable, "-m", "openecon.cli", "portal", "user", "add", "--login", "prov2",
                             "--role", "province"], env=env, capture_output=True, text=True)
     assert again.returncode == 1 and "已存在" in again.stderr
+
+
+def test_demo_accounts_are_made_once_and_kept_in_a_private_file(portal_warehouse):
+    import json
+    import stat
+
+    from portal import accounts
+    from portal.server import demo_accounts
+
+    settings, conn = portal_warehouse.settings, portal_warehouse.conn
+    existing = {login for (login,) in conn.execute("SELECT login FROM portal.users").fetchall()}
+    path, created = demo_accounts(settings)
+    demo = [login for login, _, _ in accounts.demo_accounts()]
+    assert len(demo) == 16 and sorted(created) == sorted(set(demo) - existing)  # existing accounts are kept
+    assert "clerk_431300" in created and stat.S_IMODE(path.stat().st_mode) == 0o600
+    passwords = json.loads(path.read_text())
+    user = accounts.authenticate(conn, "clerk_431300", passwords["clerk_431300"], None, settings)
+    assert (user.role, user.city_code) == ("city_clerk", "431300")
+    again_path, again = demo_accounts(settings)  # the demo run again: nothing new, the same passwords
+    assert again_path == path and again == [] and json.loads(path.read_text()) == passwords
+    # the session signing key, generated once beside it
+    key = settings.portal_dir / "secret_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and accounts.secret_key(settings) == key.read_text().strip()

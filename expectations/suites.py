@@ -581,7 +581,7 @@ def fct_park_month(cities: list[str]) -> SuiteSpec:
     )
 
 
-SUBMISSION_STATUSES = ("on_time", "late", "missing", "rejected", "superseded", "combined")
+SUBMISSION_STATUSES = ("on_time", "late", "missing", "returned", "rejected", "superseded", "combined")
 
 
 def submission_status(cities: list[str]) -> SuiteSpec:
@@ -594,7 +594,8 @@ def submission_status(cities: list[str]) -> SuiteSpec:
         rule("no_city_missing_latest_period",
              "every city's workbook and trade file of the latest period arrived and was loaded", """
             select city_code, period, kind, status from {batch} as b
-            where period = (select max(period) from {batch} as m) and status in ('missing', 'rejected')""", WARNING),
+            where period = (select max(period) from {batch} as m)
+              and status in ('missing', 'returned', 'rejected')""", WARNING),
     )
     return SuiteSpec("marts.submission_status", "marts", "submission_status", exps,
                      requires="marts.submission_status")

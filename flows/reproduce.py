@@ -4,8 +4,8 @@ Raw is immutable and keeps every file, superseded ones too, so the files a versi
 taken again. :func:`reproduce`:
 
 1. reads the version's register row (``audit.bulletins``): its data version says the highest file
-   id it had; the files in force then are those loaded up to that id and not superseded by a file
-   up to it (a later correction's ``superseded_by`` is above it);
+   id it had; the files in force then are those loaded up to that id, not superseded by a file
+   up to it (a later correction's ``superseded_by`` is above it) and not returned before it;
 2. creates a scratch database beside the warehouse (``<warehouse>_reproduce``, dropped first: a
    scratch, never read by anything else) with the same audit and raw schemas, and copies into it
    those files' audit rows and raw rows (binary ``COPY``), and the versions published before it;
@@ -57,17 +57,10 @@ def reproduce(settings: Settings, key: str, out_dir: Path | None = None) -> dict
     Returns {version, identical, differences: [...], reasons: [...], data_version: {then, now},
     paths, files}."""
     kind, period, version = publish.parse_version_key(key)
+    row, scratch, files = rebuild_as_of(settings, key)
     with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True, row_factory=dict_row) as live:
-        row = live.execute("SELECT * FROM audit.bulletins WHERE kind = %s AND period = %s AND version = %s",
-                           [kind, period, version]).fetchone()
-        if row is None:
-            raise NoSuchVersion(f"{key}: not a published version (audit.bulletins) / 无此已发布版本")
         stored = live.execute("SELECT figure_id, value, printed_text FROM audit.document_figures "
                               "WHERE bulletin_id = %s AND printed_text IS NOT NULL", [row["id"]]).fetchall()
-        scratch = scratch_settings(settings)
-        files = _copy_as_of(live, scratch, row)
-    log.info("reproduce %s: %d files in force then copied into %s", key, files, scratch.warehouse.dbname)
-    _dbt(scratch)
     out = Path(out_dir) if out_dir else settings.output_dir / "reproduce"
     out.mkdir(parents=True, exist_ok=True)
     with psycopg.connect(**scratch.warehouse.conninfo(), autocommit=True, row_factory=dict_row) as conn:
@@ -88,6 +81,22 @@ def reproduce(settings: Settings, key: str, out_dir: Path | None = None) -> dict
             "data_version": {"then": row["data_hash"], "now": dv["hash"]}, "files": files,
             "figures": len(stored) or len(row["figures"]),
             "paths": [str(draft.path(version, s)) for s in draft.files]}
+
+
+def rebuild_as_of(settings: Settings, key: str) -> tuple[dict, Settings, int]:
+    """Steps 1–3: the scratch database with every mart as of the published version ``key``;
+    returns (the version's register row, the scratch database's settings, files copied)."""
+    kind, period, version = publish.parse_version_key(key)
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True, row_factory=dict_row) as live:
+        row = live.execute("SELECT * FROM audit.bulletins WHERE kind = %s AND period = %s AND version = %s",
+                           [kind, period, version]).fetchone()
+        if row is None:
+            raise NoSuchVersion(f"{key}: not a published version (audit.bulletins) / 无此已发布版本")
+        scratch = scratch_settings(settings)
+        files = _copy_as_of(live, scratch, row)
+    log.info("reproduce %s: %d files in force then copied into %s", key, files, scratch.warehouse.dbname)
+    _dbt(scratch)
+    return row, scratch, files
 
 
 def _draft(conn, settings, kind: str, period: str, out: Path):
@@ -115,11 +124,12 @@ def _copy_as_of(live, scratch: Settings, row: dict) -> int:
         ensure_raw(dst)
         ids = [r["file_id"] for r in live.execute(
             "SELECT file_id FROM audit.submissions WHERE file_id <= %s AND status IN ('accepted', 'partial') "
-            "AND (superseded_by IS NULL OR superseded_by > %s) ORDER BY file_id", [upto, upto]).fetchall()]
-        # every file received up to then, as it stood then: a supersession after it undone
+            "AND (superseded_by IS NULL OR superseded_by > %s) AND (returned_at IS NULL OR returned_at > %s) "
+            "ORDER BY file_id", [upto, upto, row["created_at"]]).fetchall()]
+        # every file received up to then, as it stood then: a supersession or a return after it undone
         _copy(live, dst, "audit.submissions",
               "SELECT {cols} FROM audit.submissions WHERE file_id <= %(upto)s",
-              {"upto": upto}, undo_later_supersession=upto)
+              {"upto": upto}, undo_later=(upto, row["created_at"]))
         _copy(live, dst, "audit.row_warnings", "SELECT {cols} FROM audit.row_warnings WHERE file_id = ANY(%(ids)s)",
               {"ids": ids})
         for sheet in SHEETS:
@@ -149,19 +159,24 @@ def _scratch_database(live, name: str) -> None:
                            f"not create it ({exc}): create it, owned by the warehouse's user, and try again") from exc
 
 
-def _copy(src, dst, table: str, query: str, params: dict, undo_later_supersession: int | None = None) -> None:
+def _copy(src, dst, table: str, query: str, params: dict, undo_later: tuple | None = None) -> None:
     """Rows of ``table`` from the warehouse into the scratch database, by binary COPY, in the
-    scratch table's column order."""
+    scratch table's column order; ``undo_later`` (audit.submissions: highest file id, time of the
+    version) clears a supersession by a later file and a return made after the version."""
     schema, name = table.split(".")
     cols = [r[0] for r in dst.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
         "AND is_generated = 'NEVER' ORDER BY ordinal_position", [schema, name]).fetchall()]
     select = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-    if undo_later_supersession is not None:
-        later = sql.Literal(undo_later_supersession)
+    if undo_later is not None:
+        upto, at = sql.Literal(undo_later[0]), sql.Literal(undo_later[1])
+        undone = {"superseded_by": sql.SQL("superseded_by > {}").format(upto),
+                  "superseded_at": sql.SQL("superseded_by > {}").format(upto),
+                  **{c: sql.SQL("returned_at > {}").format(at) for c in ("returned_at", "returned_by",
+                                                                          "returned_reason")}}
         select = sql.SQL(", ").join(
-            sql.SQL("CASE WHEN superseded_by > {} THEN NULL ELSE {} END").format(later, sql.Identifier(c))
-            if c in ("superseded_by", "superseded_at") else sql.Identifier(c) for c in cols)
+            sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(undone[c], sql.Identifier(c))
+            if c in undone else sql.Identifier(c) for c in cols)
     out = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(sql.SQL(query).format(cols=select))
     into = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
         sql.Identifier(schema, name), sql.SQL(", ").join(sql.Identifier(c) for c in cols))

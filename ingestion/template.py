@@ -258,7 +258,7 @@ def _write_guide(ws, books: list[Sheet], others: list[Sheet], city_code: str | N
     g.line("1. 不要修改工作表名称，表头保持在第1行，不要合并单元格，不要增删或调换列。")
     g.line("2. 带下拉箭头的列请从列表中选择；代码对应的名称见隐藏工作表「代码表」（右键工作表标签 → 取消隐藏）。")
     g.line("3. 数值列只填数字，不要填写单位或文字；单位以表头为准。日期列按 yyyy-mm-dd 填写。")
-    g.line("4. 每个文件报送后都会收到回执，列明被退回的行、列及原因，请据此修改后重报。")
+    g.line("4. 每个文件报送后都会收到回执，列明被拒收的行、列及原因，请据此修改后重报。")
     for k, s in enumerate(books + others, start=3):
         g.line()
         label = f"工作表「{s.sheet_name}」" if s.sheet_name else f"CSV 文件 {s.kind}_<市州代码>_<YYYYMM>.csv"

@@ -185,6 +185,18 @@ def cmd_trace(args) -> int:
                     print("无源数据行：派生数据（同比、进度、位次），请溯源其计算依据 / "
                           "no rows: a derived figure, trace its inputs")
                     return 1
+                if trace.rows_left_force(conn, row["trace"]):
+                    # the workbook rows of a file superseded or returned since: from the marts as of then
+                    import psycopg
+
+                    from flows.reproduce import rebuild_as_of
+
+                    print(f"报送文件已更正或退回，按发布时数据重建（约1分钟） files replaced since: rebuilding the "
+                          f"marts as of {key} …")
+                    _, scratch, _ = rebuild_as_of(settings, key)
+                    with psycopg.connect(**scratch.warehouse.conninfo(), autocommit=True) as then:
+                        _print_rows(then, row["trace"], args.rows)
+                    return 0
                 _print_rows(conn, row["trace"], args.rows)
             return 0
         if not (args.kpi and args.city and args.period):

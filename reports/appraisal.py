@@ -19,9 +19,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.periods import Period, parse_period
-from reports import completeness, data, docx_writer, phrasing, publish, templating, xlsx
+from reports import completeness, data, docx_writer, phrasing, publish, templating, trace_figures, xlsx
+from reports.figures import APPRAISAL, PART_CODES, Figures
 
 QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}
+OVERVIEW, CITY_LINES = "一、考核结果", "三、各市州得分情况"
+SUMMARY, DETAIL = "附表1", "附表2"
 PART_ORDER = ["目标任务", "工作成效", "加分", "扣分"]
 
 ROWS_SQL = """
@@ -80,16 +83,17 @@ def context(conn, period: Period, allow_incomplete: bool = False) -> dict:
     title = (f"关于{period.year}年度全省各市州开放型经济工作绩效考核结果的通报" if final else
              f"关于{period.year}年{period.ytd_label}全省各市州开放型经济工作绩效考核情况的通报")
     gaps = {c["city_code"]: c for c in found.cities()}
-    summary = _summary_table(ranked, items, period, total_weight)
+    printed = Figures()
+    summary = _summary_table(ranked, items, period, total_weight, printed)
     if gaps:
         summary["note"] += "".join(f"{c['city_name']}：{'；'.join(c['details_zh'])}，相关指标按现有数据计分。"
                                    for c in gaps.values())
     return {
         "kind": "appraisal", "title": title, "final": final, "period": period,
         "quarter_cn": QUARTER_CN[period.quarter], "ytd": period.ytd_label,
-        "overview": _overview(ranked, period, total_weight), "city_lines": _city_lines(ranked, gaps),
-        "scheme": scheme, "rules": rules,
-        "tables": [summary, _detail_table(by_city, items, period)],
+        "overview": _overview(ranked, period, total_weight, printed),
+        "city_lines": _city_lines(ranked, printed, gaps), "scheme": scheme, "rules": rules,
+        "tables": [summary, _detail_table(by_city, items, period, printed)], "printed": printed,
         "rows": rows, "totals": {c["name"]: {"total": c["total"], "rank": c["rank"]} for c in ranked},
         "cells": _cells(rows, period), "incomplete": found.summary() if found.allowed else None,
         "incomplete_register": found.register(),
@@ -108,22 +112,38 @@ def _cells(rows: list[dict], period: Period) -> dict:
     return cells
 
 
+def _fig_row(c: dict, code: str, name: str, period: str) -> dict:
+    """What a figure of the appraisal is about, as reports.figures registers it: an item (T04), a
+    part's subtotal (PART_T) or the total (TOTAL) of city ``c`` as of ``period``."""
+    return {"kpi_code": APPRAISAL + code, "city_code": c["code"], "city_name": c["name"], "period": period,
+            "kpi_name_zh": name}
+
+
+def _scored(printed: Figures, c: dict, code: str, name: str, score, place: str, decimals: int = 2) -> dict:
+    """A table cell printing a score, registered as the figure it is."""
+    cell = _cell(score, decimals)
+    cell["figure"] = printed.add(_fig_row(c, code, name, c["period"]), "score", score, cell["text"], place)
+    return cell
+
+
 def _by_city(rows: list[dict]) -> dict[str, dict]:
     """Each city's items by code, its total and rank, and the sum of scores of each part."""
     by_city: dict[str, dict] = {}
     for r in rows:
         c = by_city.setdefault(r["city_code"], {"code": r["city_code"], "name": r["city_name"], "items": {},
-                                                "total": r["total_score"], "rank": r["rank"], "parts": {}})
+                                                "total": r["total_score"], "rank": r["rank"], "parts": {},
+                                                "period": r["as_of_period"]})
         c["items"][r["item_code"]] = r
         if r["part"] != "合计":
             c["parts"][r["part"]] = c["parts"].get(r["part"], 0.0) + (r["score"] or 0.0)
     return by_city
 
 
-def _overview(ranked: list[dict], period: Period, total_weight: float) -> list[str]:
+def _overview(ranked: list[dict], period: Period, total_weight: float, printed: Figures) -> list[str]:
     """一、考核结果: the scheme in one sentence, the first three and the last three."""
-    def name(c):
-        return c["name"]
+    def name(c):  # the city's name links to its total (ties are told by the score's text alone)
+        return printed.mark(_fig_row(c, "TOTAL", "总分", c["period"]), "score", c["total"], score(c), OVERVIEW,
+                            shown=c["name"])
 
     def score(c):
         return f"{_num(c['total'])}分"
@@ -136,7 +156,7 @@ def _overview(ranked: list[dict], period: Period, total_weight: float) -> list[s
     ]
 
 
-def _city_lines(ranked: list[dict], gaps: dict | None = None) -> list[dict]:
+def _city_lines(ranked: list[dict], printed: Figures, gaps: dict | None = None) -> list[dict]:
     """三、各市州得分情况: each city's total, rank and parts; a city whose figures are incomplete
     (published with the override) says so beside its score."""
     city_lines = []
@@ -144,12 +164,15 @@ def _city_lines(ranked: list[dict], gaps: dict | None = None) -> list[dict]:
         parts = "，".join(_part_text(p, c["parts"][p]) for p in PART_ORDER if p in c["parts"])
         gap = (gaps or {}).get(c["code"])
         note = f"（注：{'；'.join(gap['details_zh'])}，相关指标按现有数据计分）" if gap else ""
-        city_lines.append({"name": c["name"],
-                           "text": f"总分{_num(c['total'])}分{note}，全省第{c['rank']}位（{parts}）。"})
+        total = _fig_row(c, "TOTAL", "总分", c["period"])
+        score = printed.mark(total, "score", c["total"], f"{_num(c['total'])}分", CITY_LINES)
+        rank = printed.mark(total, "rank_total", c["rank"], f"第{c['rank']}位", CITY_LINES)
+        city_lines.append({"name": c["name"], "text": f"总分{score}{note}，全省{rank}（{parts}）。"})
     return city_lines
 
 
-def _summary_table(ranked: list[dict], items: list[dict], period: Period, total_weight: float) -> dict:
+def _summary_table(ranked: list[dict], items: list[dict], period: Period, total_weight: float,
+                   printed: Figures) -> dict:
     """附表1 得分汇总: cities by rank, one column per item, the parts, total and rank."""
     # (the shared table macro shows the first column by its group, in the first header row)
     cols = [{"header": "市州", "group": "市州"}]
@@ -160,16 +183,20 @@ def _summary_table(ranked: list[dict], items: list[dict], period: Period, total_
     summary_rows = []
     for c in ranked:
         row = [{"text": c["name"]}]
-        row += [_cell(c["items"].get(i["item_code"], {}).get("score")) for i in items]
-        row += [_cell(c["parts"].get("目标任务", 0.0)), _cell(c["parts"].get("工作成效", 0.0)), _cell(c["total"]),
-                {"text": str(c["rank"]), "value": float(c["rank"]), "decimals": 0}]
+        row += [_scored(printed, c, i["item_code"], i["item_name"], c["items"][i["item_code"]]["score"], SUMMARY)
+                if i["item_code"] in c["items"] else _cell(None) for i in items]
+        row += [_scored(printed, c, PART_CODES[p], f"{p}小计", c["parts"].get(p, 0.0), SUMMARY) for p in PART_CODES]
+        row += [_scored(printed, c, "TOTAL", "总分", c["total"], SUMMARY),
+                {"text": str(c["rank"]), "value": float(c["rank"]), "decimals": 0,
+                 "figure": printed.add(_fig_row(c, "TOTAL", "总分", c["period"]), "rank_total", c["rank"],
+                                       str(c["rank"]), SUMMARY)}]
         summary_rows.append(row)
     return {"sheet": "附表1 得分汇总", "title": f"附表1  {period.year}年{period.ytd_label}各市州绩效考核得分汇总表",
             "columns": cols, "rows": summary_rows,
             "note": f"注：市州按总分排位排列（并列同位次）；满分{_num(total_weight, 0)}分，另有加分、扣分各最多3分。"}
 
 
-def _detail_table(by_city: dict[str, dict], items: list[dict], period: Period) -> dict:
+def _detail_table(by_city: dict[str, dict], items: list[dict], period: Period, printed: Figures) -> dict:
     """附表2 计分明细: every city and item with value, target, weight, score and the derivation."""
     detail_cols = [{"header": h} for h in ("市州", "考核部分", "考核项目", "指标值", "年度目标", "权重（分）",
                                            "得分", "计分过程")]
@@ -180,11 +207,20 @@ def _detail_table(by_city: dict[str, dict], items: list[dict], period: Period) -
             if r is None:
                 continue
             unit = r["unit"] or ("个" if r["part"] in ("加分", "扣分") else "")
+            value = {"text": f"{_num(r['value'])}{unit}" if r["value"] is not None else "—",
+                     "value": r["value"], "decimals": 2}
+            if r["value"] is not None:  # a KPI's 累计 (traced to its files), or the count of projects appraised
+                about = ({"kpi_code": r["kpi_code"], "city_code": c["code"], "city_name": c["name"],
+                          "period": c["period"], "kpi_name_zh": r["item_name"]} if r["kpi_code"]
+                         else _fig_row(c, r["item_code"], r["item_name"], c["period"]))
+                value["figure"] = printed.add(about, "value_ytd" if r["kpi_code"] else "item_value", r["value"],
+                                              value["text"], DETAIL)
             detail_rows.append([
-                {"text": c["name"]}, {"text": r["part"]}, {"text": r["item_name"]},
-                {"text": f"{_num(r['value'])}{unit}" if r["value"] is not None else "—",
-                 "value": r["value"], "decimals": 2},
-                _cell(r["target"]), _cell(r["weight"], 1), _cell(r["score"]), {"text": r["derivation"] or ""}])
+                {"text": c["name"]}, {"text": r["part"]}, {"text": r["item_name"]}, value,
+                _cell(r["target"]), _cell(r["weight"], 1),
+                _scored(printed, c, r["item_code"], r["item_name"] if r["item_code"] != "TOTAL" else "总分",
+                        r["score"], DETAIL),
+                {"text": r["derivation"] or ""}])
     return {"sheet": "附表2 计分明细", "title": f"附表2  {period.year}年{period.ytd_label}各市州绩效考核计分明细",
             "columns": detail_cols, "rows": detail_rows, "note": None}
 
@@ -225,10 +261,14 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
     srcs = data.sources(conn, f"{period.year - 1:04d}-12", period.ym)
     content = _content_hash(ctx["rows"], publish.data_version(srcs))
 
+    stem, printed = f"appraisal_{period.label}", ctx["printed"]
+
     def write(edition: publish.Edition):
         ctx.update(**edition.stamp(), content_hash=content, quality_run_id=edition.quality_run_id,
                    house=publish.house(settings, "appraisal", period),
-                   correction_table=publish.corrections_table(edition.corrections, edition.version))
+                   correction_table=publish.corrections_table(edition.corrections, edition.version),
+                   trace_dir=trace_figures.folder_name(stem, edition.version),
+                   doc_key=publish.version_key("appraisal", period.label, edition.version))
         yield "html", templating.render("appraisal.html.j2", **ctx, medium="html")
         printed = templating.render("appraisal.html.j2", **ctx, medium="print")
         yield "pdf", templating.pdf(printed)
@@ -238,10 +278,17 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
                 "changes": edition.changes, "corrections": edition.corrections}
         yield "json", json.dumps(meta, ensure_ascii=False, indent=1)
 
-    return publish.Draft(kind="appraisal", period=period.label, out_dir=out_dir, stem=f"appraisal_{period.label}",
+    def trace(edition: publish.Edition) -> dict:
+        explained = trace_figures.explain_all(conn, settings, printed)
+        trace_figures.write_pages(out_dir / trace_figures.folder_name(stem, edition.version),
+                                  f"{ctx['title']}（第{edition.version}版）", f"{stem}_v{edition.version}.html",
+                                  publish.version_key("appraisal", period.label, edition.version), printed, explained)
+        return explained
+
+    return publish.Draft(kind="appraisal", period=period.label, out_dir=out_dir, stem=stem,
                          files=("html", "pdf", "docx", "xlsx"), exports=("json",), sources=srcs, figures=ctx["totals"],
                          diff=_changes, content_hash=content, write=write, cells=ctx["cells"],
-                         incomplete=ctx["incomplete_register"])
+                         incomplete=ctx["incomplete_register"], printed=printed, trace=trace)
 
 
 def _changes(old: dict, new: dict) -> list[str]:

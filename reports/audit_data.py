@@ -58,7 +58,8 @@ def files(conn, month_list: list[str]) -> list[dict]:
     return conn.execute(
         """SELECT s.file_id, s.file_name, s.city_code, s.period, s.kind, s.sha256, s.received_at, s.status,
                   s.receipt ->> 'status' AS receipt_status, s.rows, s.rows_rejected, s.reason,
-                  s.superseded_at, s.superseded_by, n.file_name AS superseded_by_name, s.archive_path
+                  s.superseded_at, s.superseded_by, n.file_name AS superseded_by_name, s.archive_path,
+                  s.returned_at, s.returned_by, s.returned_reason
            FROM audit.submissions AS s
            LEFT JOIN audit.submissions AS n ON n.file_id = s.superseded_by
            WHERE s.period = ANY(%(months)s)

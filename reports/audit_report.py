@@ -148,16 +148,18 @@ def _files_section(files: list[dict], absent: str | None) -> dict:
             _col("city_name", "市州"), _col("period", "报告期"), _col("kind", "类型"),
             _col("sha256", "SHA-256", mono=True), _col("received_at", "接收时间"), _col("status", "状态"),
             _col("rows", "入库行数"), _col("rows_rejected", "拒收行数"), _col("reason", "原因"),
-            _col("superseded_at", "被更正时间"), _col("superseded_by", "更正文件编号")]
+            _col("superseded_at", "被更正时间"), _col("superseded_by", "更正文件编号"),
+            _col("returned_at", "退回时间"), _col("returned_by", "退回人"), _col("returned_reason", "退回原因")]
     rows = [[_cell(f["file_id"]), _cell(f["file_name"]), _cell(f["city_code"]),
              _cell(names.get(f["city_code"] or "", "")), _cell(f["period"] or "—（文件名无法识别）"),
              _cell(KIND_ZH.get(f["kind"], f["kind"])), _cell((f["sha256"] or "").strip()),
              _cell(f["received_at"]), _cell(f"{STATUS_ZH.get(f['status'], f['status'])} {f['status']}"),
              _cell(f["rows"]), _cell(f["rows_rejected"]), _cell(f["reason"]), _cell(f["superseded_at"]),
-             _cell(f["superseded_by"])] for f in files]
+             _cell(f["superseded_by"]), _cell(f["returned_at"]), _cell(f["returned_by"]),
+             _cell(f["returned_reason"])] for f in files]
     return _section(
         "files", "一、收到的报送文件", "报送文件", cols, rows, absent=absent,
-        note="本期各月收到的全部文件（含拒收、重复和被更正的文件）；文件名无法识别的文件按接收时间（本期首日至次月末）列入。"
+        note="本期各月收到的全部文件（含拒收、重复、被更正和被省厅退回的文件）；文件名无法识别的文件按接收时间（本期首日至次月末）列入。"
              "SHA-256 为文件内容哈希，原文件按哈希存档。时间为北京时间。")
 
 

@@ -61,12 +61,18 @@ def growth_measure(r: dict) -> str:
     return "yoy_pp" if r["unit"] == "%" else "yoy_pct"
 
 
-def progress_phrase(r: dict) -> str:
+def progress_phrase(r: dict, printed: Figures | None = None, place: str = "") -> str:
+    """完成年度目标的X%，超/欠序时进度…; the X% marked as the figure it prints when ``printed`` registers them."""
     if r["target_progress_pct"] is None:
         return ""
     if r["unit"] == "%":  # a rate has a target level, not a 序时进度
         return f"年度目标{fmt(r['annual_target'])}%"
-    return phrasing.versus_time_progress(r["target_progress_pct"], r["time_progress_pct"])
+    phrase = phrasing.versus_time_progress(r["target_progress_pct"], r["time_progress_pct"])
+    done = f"{phrasing.number(r['target_progress_pct'])}%"
+    if printed is None or not phrase.startswith(f"完成年度目标的{done}"):
+        return phrase
+    marked = printed.mark(r, "target_progress_pct", r["target_progress_pct"], done, place)
+    return f"完成年度目标的{marked}{phrase[len('完成年度目标的' + done):]}"
 
 
 def growth_key(r: dict):
@@ -232,7 +238,8 @@ def _overview(q: Kpis, ytd: str, printed: Figures) -> list[str]:
         head = f"{ytd}，全省" if lead else ""
         value = fmt(r["value_ytd"]) + "%" if r["unit"] == "%" else fmt(r["value_ytd"], r["unit"]) + r["unit"]
         s = f"{head}{r['kpi_name_zh']}{printed.mark(r, 'value_ytd', r['value_ytd'], value, OVERVIEW)}"
-        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r, printed, OVERVIEW), progress_phrase(r)) if p]
+        parts = [s + notes.mark(r)] + [p for p in (growth_or_reason(r, printed, OVERVIEW),
+                                                         progress_phrase(r, printed, OVERVIEW)) if p]
         return "，".join(parts)
 
     overview = []
@@ -653,7 +660,7 @@ def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str, printed
     if late:
         names = list(dict.fromkeys(r["city_name"] for r in late))
         summary.append(f"截至本报告生成，{cn_list(names)}共{len(names)}个市州本月报送文件未到"
-                       "（未报送或被退回，逾期天数见表3），请抓紧报送。")
+                       "（未报送、被拒收或被退回，逾期天数见表3），请抓紧报送。")
     return summary
 
 
@@ -792,8 +799,8 @@ def _not_reported_table(projects: dict, period: Period, as_of: date) -> dict:
             "rows": _not_reported_rows(projects["not_reported"]),
             "columns": [{"header": h}
                         for h in ("市州", "报送类型", "报送状态", "报送截止日", "逾期天数", "收到文件数")],
-            "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被退回；1–2月合并报送"
-                    f"的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"}
+            "note": f"据报送情况表（marts.submission_status）：本月报送文件未在用的市州（未报送、被拒收、被退回；"
+                    f"1–2月合并报送的1月随2月报送）；逾期天数截至{as_of.isoformat()}。"}
 
 
 def _monthly_tables(k: Kpis, projects: dict, period: Period, as_of: date,

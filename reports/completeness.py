@@ -30,8 +30,9 @@ KIND_EN = {"workbook": "workbook", "trade": "trade CSV"}
 REPORTED = ("on_time", "late", "superseded")
 DOCUMENTS = {"quarterly": ("季度通报", "quarterly bulletin"), "monthly": ("月度调度报告", "monthly scheduling report"),
              "appraisal": ("绩效考核通报", "appraisal")}
-STATUS_ZH = {"missing": "未报送", "rejected": "报送文件被退回", "combined": "1–2月合并报送（1月数据随2月报送）"}
-STATUS_EN = {"missing": "not reported", "rejected": "file rejected",
+STATUS_ZH = {"missing": "未报送", "returned": "报送文件被省厅退回", "rejected": "报送文件被拒收",
+             "combined": "1–2月合并报送（1月数据随2月报送）"}
+STATUS_EN = {"missing": "not reported", "returned": "file returned by the province", "rejected": "file rejected",
              "combined": "reports January together with February (1–2月)"}
 
 
@@ -269,13 +270,13 @@ NOT_REPORTED_SQL = """
 select s.city_code, s.city_name, s.kind, s.status, s.status_zh, s.deadline_date, s.files_received,
        s.files_rejected, s.combined_with_period
 from marts.submission_status as s
-where s.period = %(period)s and s.status in ('missing', 'rejected', 'combined')
+where s.period = %(period)s and s.status in ('missing', 'returned', 'rejected', 'combined')
 order by s.city_code, s.kind desc
 """
 
 
 def not_reported(conn, period: str, as_of: date) -> list[dict]:
-    """The cities' files not in force for the month (未报送 / 被退回 / 1–2月合并), with the deadline and
+    """The cities' files not in force for the month (未报送 / 被退回 / 被拒收 / 1–2月合并), with the deadline and
     the days overdue as of ``as_of`` (None before the deadline, and for a combined January)."""
     rows = conn.execute(NOT_REPORTED_SQL, {"period": period}).fetchall()
     for r in rows:

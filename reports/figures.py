@@ -30,7 +30,15 @@ MEASURES = {
     "rank_growth": ("增速位次", "rank among the cities by growth"),
     "rank_target": ("目标进度位次", "rank among the cities by target progress"),
     "card": ("通报等级", "traffic-light card"),
+    # the appraisal's (kpi part: appraisal_<item code>, marts.performance_appraisal; APPRAISAL)
+    "score": ("得分", "score"),
+    "item_value": ("考核数", "the count appraised"),
+    "rank_total": ("总分位次", "rank among the cities by total score"),
 }
+# An appraisal figure's first part: an item (appraisal_T04), a part's subtotal (appraisal_目标任务 is
+# appraisal_PART_T / _R) or the total (appraisal_TOTAL), as of the quarter's last month.
+APPRAISAL = "appraisal_"
+PART_CODES = {"目标任务": "PART_T", "工作成效": "PART_R"}
 # the measures whose figure is a kpi_city_month value traced to its files
 VALUES = ("value_ytd", "value_month")
 

@@ -393,6 +393,17 @@ def _gdp_rows(t: dict) -> list[list]:
     return out
 
 
+def rows_left_force(conn, t: dict) -> bool:
+    """A trace (a published figure's, stored as JSON) resting on workbook rows of a file no longer in
+    force: marts.kpi_contribution_rows holds the files in force only, so those rows are read from
+    the marts as of the version (flows.reproduce.rebuild_as_of). Trade rows are read from raw."""
+    ids = [int(f["file_id"]) for f in t.get("files") or () if f.get("source_kind") == "workbook" and f["file_id"]]
+    if not ids:
+        return False
+    now = conn.execute("SELECT count(*) FROM audit.submissions_in_force WHERE file_id = ANY(%s)", [ids]).fetchone()
+    return (now["count"] if isinstance(now, dict) else now[0]) < len(set(ids))
+
+
 def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
     """Every source row the figure is computed from, as CSV (文件编号 file_id, 文件名 file, 工作表 sheet,
     行号 row, 列 column, 值 value as submitted, 部分 part, 计入值 contribution in 单位 unit, and the row's
@@ -400,7 +411,8 @@ def write_rows(conn, t: dict, path: Path) -> tuple[int, Decimal]:
     contributions (per city, rounded as the mart rounds); ratios factor × Σ numerator / Σ denominator;
     distinct counts the number of keys. ``t`` may be a trace stored as JSON with a published figure
     (definition, cell, files): the rows are those of its files, in force or superseded since (the
-    workbook rows only while their file is in force: marts.kpi_contribution_rows holds those)."""
+    workbook rows only while their file is in force: marts.kpi_contribution_rows holds those; else
+    ``conn`` is the marts as of the version, see :func:`rows_left_force`)."""
     kpi = t["definition"]["kpi_code"]
     files = t["files"]
     scales = {f["part"]: f["part_scale"] for f in files}

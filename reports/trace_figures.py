@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from core.constants import PROVINCE_CODE
 from core.periods import shift
 from reports import data, templating, trace
-from reports.figures import MEASURES, VALUES, Figures, figure_id, parse_id
+from reports.figures import APPRAISAL, MEASURES, PART_CODES, VALUES, Figures, figure_id, parse_id
 
 RANKED = {"rank_in_province": "value_ytd", "rank_growth": "growth", "rank_target": "target_progress_pct"}
 
@@ -56,6 +56,8 @@ def explain(conn, settings, fid: str, memo: dict | None = None) -> dict:
     the figures it rests on (``inputs``: [{figure_id, label, value}]) and, for a value, its cities
     and files."""
     kpi, city, period, measure = parse_id(fid)
+    if kpi.startswith(APPRAISAL):
+        return _jsonable(_appraisal(conn, fid, kpi[len(APPRAISAL):], city, period, measure))
     c = _cell(conn, kpi, city, period)
     if c is None:
         raise trace.NotTraced(f"{fid}: no cell in marts.kpi_city_month / 无此数据")
@@ -159,6 +161,82 @@ def _ranking(conn, c: dict, measure: str, memo: dict) -> dict:
     return {"value": me, "ranking": ranking,
             "formula_zh": f"位次 = 在{len(rows)}个有数据的市州中按{what}从高到低排列的名次 = {_num(me)}",
             "formula_en": f"rank = place among the {len(rows)} cities with a figure, highest {field} first"}
+
+
+SCHEME = "全省开放型经济工作绩效考核（reference.appraisal_scheme、appraisal_adjustments；marts.performance_appraisal）"
+
+
+def _appraisal(conn, fid: str, code: str, city: str, period: str, measure: str) -> dict:
+    """An appraisal figure (marts.performance_appraisal, as of ``period``): an item's score with its
+    derivation and the KPI figure it scores, a part's subtotal or the total as the sum of its items'
+    scores, the total's rank among the cities, or a count of projects appraised (加分 / 扣分)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT a.*, s.description, s.method FROM marts.performance_appraisal AS a "
+            "LEFT JOIN reference.appraisal_scheme AS s USING (item_code) "
+            "WHERE a.as_of_period = %s ORDER BY a.city_code, a.item_code", [period]).fetchall()
+    mine = [r for r in rows if r["city_code"] == city]
+    parts = {v: k for k, v in PART_CODES.items()}
+    item = next((r for r in mine if r["item_code"] == code), None)
+    if not mine or (item is None and code not in parts):
+        raise trace.NotTraced(f"{fid}: no row in marts.performance_appraisal / 无此考核数据")
+    any_row = item or mine[0]
+    ytd_label = "1月" if period.endswith("-01") else f"1—{int(period[5:])}月"
+    name = parts[code] + "小计" if code in parts else ("总分" if code == "TOTAL" else item["item_name"])
+    out = {"figure_id": fid, "kpi_code": APPRAISAL + code, "city_code": city, "period": period, "measure": measure,
+           "measure_zh": MEASURES[measure][0], "measure_en": MEASURES[measure][1],
+           "label": f"{any_row['city_name']} 绩效考核 {name} {period[:4]}年{ytd_label} {MEASURES[measure][0]}",
+           "definition_zh": (item or {}).get("description") or SCHEME,
+           "unit": "分" if measure == "score" else "", "inputs": [], "cities": [], "files": [], "ranking": []}
+
+    def score_of(r):
+        return _input(figure_id(APPRAISAL + r["item_code"], city, period, "score"), r["item_name"], r["score"])
+
+    if measure == "rank_total":
+        totals = sorted({r["city_code"]: r for r in rows}.values(), key=lambda r: (r["rank"], r["city_code"]))
+        out["value"] = _num(item["rank"])
+        out["ranking"] = [{"figure_id": figure_id(APPRAISAL + "TOTAL", r["city_code"], period, "score"),
+                           "city_code": r["city_code"], "label": r["city_name"], "value": _num(r["total_score"]),
+                           "rank": r["rank"]} for r in totals]
+        out["formula_zh"] = f"位次 = 在{len(totals)}个市州中按总分从高到低排列的名次（并列同位次） = {item['rank']}"
+        out["formula_en"] = "rank = place among the cities by total score, highest first (ties share a place)"
+    elif measure == "item_value":
+        out["value"] = _num(item["value"])
+        out["unit"] = "个"
+        out["formula_zh"] = (f"{item['item_name']}：{_num(item['value'])}个"
+                             "（据项目台账：marts.monthly_scheduling、fct_project_month）")
+        out["formula_en"] = "a count of projects of the ledger in force (marts.monthly_scheduling)"
+    elif code in parts or code == "TOTAL":
+        members = [r for r in mine if r["item_code"] != "TOTAL" and (code == "TOTAL" or r["part"] == parts[code])]
+        total = sum((r["score"] for r in members), Decimal(0))
+        out["value"] = _num(item["score"] if item else total)
+        out["inputs"] = [score_of(r) for r in members]
+        terms = "".join(f"{' − ' if r['score'] < 0 else ' + '}{_num(abs(r['score']))}" for r in members)
+        terms = terms[3:] if terms.startswith(" + ") else "−" + terms[3:]
+        out["formula_zh"] = (f"{name} = 各项得分之和 = {terms} = "
+                             f"{_num(item['score'] if item else total)}"
+                             + (f"（{item['derivation']}）" if item is not None and item["derivation"] else ""))
+        out["formula_en"] = "the sum of the items' scores"
+    else:
+        out["value"] = _num(item["score"])
+        out["formula_zh"] = item["derivation"] or ""
+        out["formula_en"] = ("score against time progress (target_vs_time) or by rank among the cities (rank); "
+                             "a bonus or deduction per project, capped")
+        if item["kpi_code"]:
+            out["inputs"] = [_input(figure_id(item["kpi_code"], city, period, "value_ytd"), item["item_name"],
+                                    item["value"])]
+            if item["method"] == "target_vs_time":
+                kpi = _cell(conn, item["kpi_code"], city, period) or {}
+                out["inputs"].append(_input(figure_id(item["kpi_code"], city, period, "target_progress_pct"),
+                                            "完成年度目标", kpi.get("target_progress_pct")))
+            else:  # 全省第N位 is the KPI's rank among the cities by value (kpi_city_month.rank_in_province)
+                kpi = _cell(conn, item["kpi_code"], city, period) or {}
+                out["inputs"].append(_input(figure_id(item["kpi_code"], city, period, "rank_in_province"),
+                                            "全省位次", kpi.get("rank_in_province")))
+        else:
+            out["inputs"] = [_input(figure_id(APPRAISAL + code, city, period, "item_value"), item["item_name"],
+                                    item["value"])]
+    return out
 
 
 def _jsonable(v):

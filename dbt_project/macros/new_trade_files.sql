@@ -28,3 +28,19 @@
         1 = 1
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- pre_hook of the trade models built from new_trade_files(): drop the rows of trade files the
+    province returned (ingestion/returns.py). A correction needs no such step (its city-month is
+    replaced by delete+insert), but a return leaves no new file whose month would replace them.
+    Returns are few: an index probe per returned file, whatever the history. -#}
+{% macro delete_returned_trade_files() -%}
+{%- if is_incremental() %}
+delete from {{ this }}
+where source_file_id in (
+    select s.file_id
+    from {{ ref('stg_audit__submissions') }} as s
+    where s.kind = 'trade' and s.returned_at is not null
+)
+{%- endif %}
+{%- endmacro %}

@@ -10,6 +10,7 @@ import pytest
 from flows import transform
 from ingestion.contract import PROJECTS
 from ingestion.load import ingest_paths
+from ingestion.returns import return_file
 from samples.calendar import COMBINED_JAN_FEB
 from samples.generate import generate
 from samples.projects import city_projects
@@ -135,7 +136,7 @@ def test_published_case_four_rates(pg, warehouse, settings, tmp_path):
 
 
 def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path):
-    """Months built one by one, one of them late, then corrections: the incremental
+    """Months built one by one, one of them late, then corrections and returns: the incremental
     models (trade facts by file, project history and contributions by ledger) equal a full refresh."""
     out = tmp_path / "s"
     generate(out, "2024-12", "2025-04", scale=0.02, cities=["430100", "430200", "430800"])
@@ -165,12 +166,33 @@ def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path)
     ledger = write_content(tmp_path / "fix" / "430200_202412.xlsx", content)
     assert ingest_paths([ledger], settings)[0].status == "superseding"
     transform.dbt_build(settings)
+    # The province returns (退回) 430800's March trade file and 430100's January ledger: both stop counting,
+    # and the months they fed are rebuilt without them (the ledgers after January follow December).
+    for name in ("trade_430800_202503.csv", "430100_202501.xlsx"):
+        (file_id,), = warehouse.execute("SELECT file_id FROM audit.submissions_in_force WHERE file_name = %s",
+                                        [name]).fetchall()
+        receipt = return_file(warehouse, file_id, returned_by="province", reason="数据有误，请核实后重报",
+                              settings=settings)
+        assert receipt.returned["reason"] == "数据有误，请核实后重报"
+        with pytest.raises(ValueError, match="已退回"):
+            return_file(warehouse, file_id, returned_by="province", reason="again", settings=settings)
+    assert ingest_paths([out / "430800" / "trade_430800_202503.csv"], settings)[0].issues[0].rule == \
+        "returned_unchanged"
+    transform.dbt_build(settings)
+    status = dict(warehouse.execute("SELECT kind, status FROM marts.submission_status "
+                                    "WHERE (city_code, period, kind) IN (('430800', '2025-03', 'trade'), "
+                                    "('430100', '2025-01', 'workbook'))").fetchall())
+    assert status == {"trade": "returned", "workbook": "returned"}
+    assert warehouse.execute("SELECT count(*) FROM marts.fct_trade_month WHERE city_code = '430800' "
+                             "AND period = '2025-03'").fetchone() == (0,)
+    assert warehouse.execute("SELECT count(*) FROM marts.fct_project_month WHERE city_code = '430100' "
+                             "AND period = '2025-01'").fetchone() == (0,)
 
     marts = ("fct_trade_month", "fct_trade_enterprise_month", "kpi_city_month", "fct_project_month",
              "dim_project", "monthly_scheduling", "dim_investor", "kpi_contributions")
-    tables = [f"marts.{t}" for t in marts] + ["intermediate.int_projects__versioned",
-                                              "intermediate.int_kpi__project_window",
-                                              "intermediate.int_kpi__project_contributions"]
+    tables = [f"marts.{t}" for t in marts] + [f"intermediate.{t}" for t in (
+        "int_projects__versioned", "int_kpi__project_window", "int_kpi__project_contributions",
+        "int_kpi__trade_city_month", "int_kpi__trade_enterprises")]
     snap = lambda: {t: sorted(map(repr, warehouse.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}  # noqa: E731
     incremental = snap()
     feb = warehouse.execute("SELECT sum(detail_rows) FROM marts.fct_trade_month WHERE city_code = '430200' "

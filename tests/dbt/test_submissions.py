@@ -130,7 +130,7 @@ def test_auditor_report_lists_the_status_grid(built, settings, tmp_path):
     assert res["summary"]["status_counts"] == {"missing": 22, "on_time": 5, "rejected": 1}
     section = html.split('id="submission_status"')[1].split("<h2")[0]
     assert section.count("<tr>") == 1 + 28  # header + 14 cities × 2 kinds
-    assert section.count("被退回 rejected") == 1 and section.count("未报送 missing") == 22
+    assert section.count("被拒收 rejected") == 1 and section.count("未报送 missing") == 22
     assert section.count("按时报送 on_time") == 5
     # the broken file is listed with its reason, and it is the one rejected file of the month
     files = html.split('id="files"')[1].split("<h2")[0]

@@ -208,7 +208,7 @@ def test_scheduling_city_table_equals_the_marts(built, settings):
             "AND f.period BETWEEN '2025-01' AND '2025-09') GROUP BY m.city_code"):
         counts[c][2] = n
     for c, n in conn.execute("SELECT city_code, count(*) FROM marts.submission_status WHERE period = '2025-09' "
-                             "AND status IN ('missing', 'rejected') GROUP BY city_code"):
+                             "AND status IN ('missing', 'returned', 'rejected') GROUP BY city_code"):
         counts[c][3] = n
     counts["430000"] = [sum(counts[c][i] for c in counts if c != "430000") for i in range(4)]
     assert set(rows) == set(names.values())
@@ -232,6 +232,19 @@ def test_appraisal_tables_equal_the_marts(built, settings):
         "WHERE as_of_period = '2025-09' ORDER BY rank, city_name").fetchall()
     rows = html_rows(res["paths"][0], "附表1")
     assert [(r[0], r[-2], r[-1]) for r in rows] == [(n, f"{float(t):,.2f}", str(k)) for n, t, k in expected]
+    # every score, total and rank links to its trace page, and every link of those pages resolves
+    html_path = Path(res["paths"][0])
+    folder = html_path.with_name(html_path.stem + "_trace")
+    links = [h for h in _links(html_path) if h.startswith(folder.name + "/")]
+    assert len(links) >= 14 * 3 and all((html_path.parent / h).exists() for h in links)
+    assert [(p.name, h) for p in folder.glob("*.html") for h in _links(p) if not (p.parent / h).exists()] == []
+    # 长沙's total is traced to its items' scores, as the mart holds them
+    items = built["conn"].execute(
+        "SELECT item_name, score FROM marts.performance_appraisal WHERE as_of_period = '2025-09' "
+        "AND city_code = '430100' AND item_code <> 'TOTAL' ORDER BY item_code").fetchall()
+    page = (folder / "appraisal_TOTAL.430100.2025-09.score.html").read_text("utf-8")
+    for name, score in items:
+        assert re.search(rf">{re.escape(name)}</a></td><td class=\"n\">{score:.2f}<", page), name
 
 
 def documents(built, settings) -> dict[str, list[str]]:
@@ -442,8 +455,33 @@ def test_every_figure_traces_and_a_version_reproduces_after_a_correction(built, 
     assert {r[0]["text"] for r in sample} >= {"quarterly/2025Q3/v1", "quarterly/2025Q3/v2"}
     assert len(sample) >= 12 and all(r[-1]["text"] == "是" for r in sample), sample
 
+    # the province returns (退回) 长沙's September ledger and the city sends it again (same figures, a file
+    # saved anew): v1's 签约项目合同投资额 still gives the rows of v1's ledger, from the marts as of v1
+    from ingestion.returns import return_file
+
+    ledger_id, ledger_path = conn.execute(
+        "SELECT file_id, archive_path FROM audit.submissions_in_force WHERE city_code = '430100' "
+        "AND period = '2025-09' AND kind = 'workbook'").fetchone()
+    return_file(conn, ledger_id, returned_by="province", reason="请核实项目台账", settings=settings)
+    again = tmp_path / "again" / "430100_202509.xlsx"
+    again.parent.mkdir()
+    with zipfile.ZipFile(ledger_path) as src, zipfile.ZipFile(again, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for entry in src.infolist():  # the same parts, compressed anew: other bytes, the same workbook
+            dst.writestr(entry.filename, src.read(entry))
+    receipt = ingest_paths([again], settings)[0]
+    assert receipt.status == "accepted" and not receipt.superseded, receipt.text()
+    fid = "quarterly/2025Q3/v1/signed_investment.430100.2025-09.value_ytd"
+    assert main(["trace", "--figure", fid, "--rows", str(tmp_path / "ledger.csv")]) == 0
+    assert "rebuilding the marts as of quarterly/2025Q3/v1" in capsys.readouterr().out
+    with open(tmp_path / "ledger.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["文件编号 file_id"] for r in rows} == {str(ledger_id)}
+    assert sum(float(r["计入值 contribution"]) for r in rows) == pytest.approx(
+        oracle.cells[("signed_investment", "430100", "2025-09")].value_ytd, abs=1e-6)
+
     # both versions rebuild, from the files in force then, to the figures they published (the hostile
-    # register row test_versions_and_injection wrote by hand, no file behind it, never reached the marts)
+    # register row test_versions_and_injection wrote by hand, no file behind it, never reached the marts;
+    # the return since is undone)
     conn.execute("DELETE FROM audit.submissions WHERE file_name = '=cmd|x'")
     for version in ("quarterly/2025Q3/v1", "bulletin_2025Q3_v2"):
         assert main(["reproduce", version, "--out", str(tmp_path / "reproduced")]) == 0, capsys.readouterr()
@@ -455,7 +493,8 @@ def test_every_figure_traces_and_a_version_reproduces_after_a_correction(built, 
     assert "trade_total.430000.2025-09.value_ytd: published" in capsys.readouterr().out
     conn.execute("UPDATE audit.document_figures SET value = %s WHERE bulletin_id = %s "
                  "AND figure_id = 'trade_total.430000.2025-09.value_ytd'", [row[1]["value"], v1[0]])
-    # the hostile row gone, the data version is new: the gate checks it, as a build would, for the tests after
+    # the hostile row gone and 长沙's ledger sent again: built and checked, as a build would, for the tests after
+    transform.dbt_build(settings)
     gate = quality.quality_gate(settings)
     assert gate.success, gate.summary()
 

@@ -1,13 +1,17 @@
 {#- Goods trade per city and month (当月, yuan): fct_trade_month summed over its
     partner × mode × HS chapter cells. Incremental like the trade facts: a build
     adds the city-months of the files read since the last one (file ids only grow),
-    so the YTD above it reads 14 rows a month, not the whole trade fact. -#}
+    so the YTD above it reads 14 rows a month, not the whole trade fact. A returned
+    file's city-month is dropped (pre_hook). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['city_code', 'period'],
     on_schema_change='fail',
+    pre_hook="{{ delete_returned_trade_files() }}",
 ) }}
+
+-- depends_on: {{ ref('stg_audit__submissions') }}  (the pre_hook's returned files)
 
 select
     city_code,

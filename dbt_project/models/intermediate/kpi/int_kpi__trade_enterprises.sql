@@ -2,13 +2,16 @@
     (distinct, never summed over months or cities). City rows and the province
     row (430000) are both computed from the enterprise-month fact: YTD(N) counts
     the enterprises whose first trading month of the year is ≤ N.
-    Incremental by year: a build recomputes only the years that received a trade
-    file (new or superseding) since the last build; file ids only grow. -#}
+    Incremental by year: a build recomputes only the years whose trade files in force
+    changed since the last build (a new or superseding file raises the year's highest file
+    id; a return lowers its count of files), read from the few rows of audit, not the fact; a year
+    left with no trade file in force (every one returned) loses its rows in the pre_hook. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['year'],
     on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where year not in (select substr(period, 1, 4) from {{ ref('stg_audit__current_submissions') }} where kind = 'trade'){% endif %}",
 ) }}
 
 with all_em as (
@@ -16,13 +19,27 @@ with all_em as (
     from {{ ref('fct_trade_enterprise_month') }}
 ),
 
+-- each year's trade files in force: what a year's rows were computed from
+year_files as (
+    select
+        substr(period, 1, 4) as year,
+        max(file_id)         as max_source_file_id,
+        count(*)             as source_files
+    from {{ ref('stg_audit__current_submissions') }}
+    where kind = 'trade'
+    group by substr(period, 1, 4)
+),
+
 {% if is_incremental() %}
--- the years of the files read since the last build: file ids only grow, and
--- source_file_id is indexed, so this reads the new rows only
 new_years as (
-    select distinct substr(e.period, 1, 4) as year
-    from {{ ref('fct_trade_enterprise_month') }} as e
-    where e.source_file_id > coalesce((select max(t.max_source_file_id) from {{ this }} as t), 0)
+    select y.year
+    from year_files as y
+    where not exists (
+        select 1 from {{ this }} as t
+        where t.year = y.year
+          and t.max_source_file_id = y.max_source_file_id
+          and t.source_files = y.source_files
+    )
 ),
 {% endif %}
 
@@ -33,10 +50,6 @@ em as (
     where period > (select min(year) from new_years)
       and year in (select year from new_years)
     {% endif %}
-),
-
-year_files as (
-    select year, max(source_file_id) as max_source_file_id from em group by year
 ),
 
 city_new as (
@@ -93,6 +106,7 @@ select
     r.year,
     cast(r.enterprises_ytd as bigint)   as enterprises_ytd,
     cast(r.enterprises_month as bigint) as enterprises_month,
-    y.max_source_file_id
+    y.max_source_file_id,
+    cast(y.source_files as bigint)      as source_files
 from rows as r
 inner join year_files as y on y.year = r.year

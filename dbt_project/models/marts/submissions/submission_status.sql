@@ -7,6 +7,8 @@
 --               `timeliness` and `days_late`, so auditors see both facts;
 --   on_time     the file in force was received on or before the deadline (local date);
 --   late        the file in force was received after the deadline;
+--   returned    nothing in force, and the province returned (退回) a loaded file: the city
+--               must send a new one (ingestion/returns.py);
 --   rejected    files were received but none was loaded (rejected, or only a duplicate);
 --   combined    the January of a city that reports 1–2月 together: nothing at all was
 --               received for January and the city's February file of the kind is in
@@ -30,6 +32,8 @@ with files as (
         s.status,
         s.received_at,
         s.superseded_at,
+        s.returned_at,
+        s.returned_reason,
         -- the deadline is a local calendar day
         {{ local_date('s.received_at', tz) }} as received_date
     from {{ ref('stg_audit__submissions') }} as s
@@ -76,9 +80,22 @@ received as (
         min(received_at) as first_received_at,
         count(*) as files_received,
         sum(case when status = 'rejected' then 1 else 0 end) as files_rejected,
-        sum(case when superseded_at is not null then 1 else 0 end) as files_superseded
+        sum(case when superseded_at is not null then 1 else 0 end) as files_superseded,
+        sum(case when returned_at is not null then 1 else 0 end) as files_returned
     from files
     group by city_code, period, kind
+),
+
+last_returned as (
+    select city_code, period, kind, file_id, returned_at, returned_reason
+    from (
+        select
+            f.*,
+            row_number() over (partition by city_code, period, kind order by returned_at desc) as n
+        from files as f
+        where returned_at is not null
+    ) as r
+    where n = 1
 ),
 
 any_kind as (
@@ -114,6 +131,10 @@ joined as (
         coalesce(r.files_received, 0) as files_received,
         coalesce(r.files_rejected, 0) as files_rejected,
         coalesce(r.files_superseded, 0) as files_superseded,
+        coalesce(r.files_returned, 0) as files_returned,
+        ret.file_id as returned_file_id,
+        ret.returned_at,
+        ret.returned_reason,
         (i.file_id is not null and coalesce(r.files_superseded, 0) > 0) as is_correction,
         case when i.file_id is null then null
              when i.received_date <= g.deadline_date then 'on_time'
@@ -127,6 +148,8 @@ joined as (
         on r.city_code = g.city_code and r.period = g.period and r.kind = g.kind
     left join in_force as i
         on i.city_code = g.city_code and i.period = g.period and i.kind = g.kind
+    left join last_returned as ret
+        on ret.city_code = g.city_code and ret.period = g.period and ret.kind = g.kind
     left join any_kind as a
         on a.city_code = g.city_code and a.period = g.period
     left join in_force as feb
@@ -144,6 +167,7 @@ select
     case
         when is_correction then 'superseded'
         when timeliness is not null then timeliness
+        when files_returned > 0 then 'returned'
         when files_received > 0 then 'rejected'
         when is_combined_jan_feb then 'combined'
         else 'missing'
@@ -152,7 +176,8 @@ select
         when is_correction then '已更正'
         when timeliness = 'on_time' then '按时报送'
         when timeliness = 'late' then '逾期报送'
-        when files_received > 0 then '被退回'
+        when files_returned > 0 then '已退回'
+        when files_received > 0 then '被拒收'
         when is_combined_jan_feb then '1–2月合并报送'
         else '未报送'
     end as status_zh,
@@ -166,6 +191,10 @@ select
     files_received,
     files_rejected,
     files_superseded,
+    files_returned,
+    returned_file_id,
+    returned_at,
+    returned_reason,
     case when in_force_received_date is null then null
          else greatest({{ dbt.datediff('deadline_date', 'in_force_received_date', 'day') }}, 0)
     end as days_late,

@@ -6,8 +6,11 @@
     incremental_strategy='delete+insert',
     unique_key=['city_code', 'period'],
     on_schema_change='fail',
+    pre_hook="{{ delete_returned_trade_files() }}",
     indexes=[{'columns': ['period', 'city_code']}, {'columns': ['source_file_id']}],
 ) }}
+
+-- depends_on: {{ ref('stg_audit__submissions') }}  (the pre_hook's returned files)
 
 with files as (
     {{ new_trade_files() }}

@@ -1,7 +1,8 @@
 {#- 外贸月度事实: city × month × direction × trade mode × partner × HS chapter, from the trade
     files in force. Incremental: a run reads only trade files not yet in the
     table (new months, or corrections that supersede a month) and replaces those
-    city-months, so a new month costs in proportion to that month.
+    city-months, so a new month costs in proportion to that month; the rows of a file the
+    province returned are dropped before (pre_hook).
     stg_raw__trade is a plain select-join view, which Postgres inlines: the filter on
     month_start keeps the new months' partitions of raw.trade, and the join on file_id
     finds the files' rows there by the BRIN index (trade_file_brin). -#}
@@ -10,8 +11,11 @@
     incremental_strategy='delete+insert',
     unique_key=['city_code', 'period'],
     on_schema_change='fail',
+    pre_hook="{{ delete_returned_trade_files() }}",
     indexes=[{'columns': ['period', 'city_code']}, {'columns': ['source_file_id']}],
 ) }}
+
+-- depends_on: {{ ref('stg_audit__submissions') }}  (the pre_hook's returned files)
 
 with files as (
     {{ new_trade_files() }}

@@ -14,6 +14,9 @@ select
     reason,
     superseded_at,
     superseded_by,
+    returned_at,
+    returned_by,
+    returned_reason,
     archive_path,
     receipt
 from {{ source('audit', 'submissions') }}

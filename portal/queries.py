@@ -29,7 +29,7 @@ TZ = ZoneInfo(TIMEZONE)
 KINDS = ("workbook", "trade")
 KIND_ZH = {"workbook": "月报工作簿", "trade": "外贸明细CSV"}
 STATUS_ZH = {
-    "on_time": "按时报送", "late": "逾期报送", "superseded": "已更正", "rejected": "已拒收",
+    "on_time": "按时报送", "late": "逾期报送", "superseded": "已更正", "rejected": "被拒收",
     "returned": "已退回", "combined": "1–2月合并报送", "missing": "未报送",
 }
 # What the clerk has to do after each status (None: nothing).
@@ -129,8 +129,7 @@ def _live_status(files: list[dict], dl: date, jan_combined: bool) -> tuple[str, 
             return "superseded", f
         return ("on_time" if f["received_at"].astimezone(TZ).date() <= dl else "late"), f
     returned = [f for f in files if f["returned_at"] is not None]
-    if returned and all(f["status"] in ("rejected", "duplicate") or f["returned_at"] is not None
-                        for f in files if f["file_id"] > returned[-1]["file_id"]):
+    if returned:  # nothing in force and the province returned a file: the city must send a new one
         return "returned", returned[-1]
     if files:
         return "rejected", None

@@ -31,7 +31,7 @@ help:
 # Bytecode is compiled here because the environment may forbid Python to write it
 # (PYTHONDONTWRITEBYTECODE): without it every process compiles its imports again, about 1.5 s
 # of each `openecon ingest`, dbt or Airflow task start. Unchanged files are skipped.
-PACKAGES := core ingestion expectations reports samples flows orchestration openecon dags
+PACKAGES := core ingestion expectations reports samples flows orchestration portal openecon dags
 install: $(STAMP) $(WEB_STAMP)
 	@$(BIN)/python -m compileall -q -j 0 $(PACKAGES) > /dev/null
 

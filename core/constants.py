@@ -15,3 +15,7 @@ TIMEZONE = "Asia/Shanghai"
 WAREHOUSE_POOL = "openecon_warehouse"
 WAREHOUSE_POOL_SLOTS = 2
 WAREHOUSE_POOL_DESCRIPTION = "openecon tasks that write to the warehouse Postgres"
+
+# URI of the Airflow asset an ingest publishes (orchestration.assets.RAW_SUBMISSIONS), also looked
+# up through Airflow's REST API by the portal, which does not import airflow.
+RAW_SUBMISSIONS_URI = "openecon://warehouse/raw"

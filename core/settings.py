@@ -100,6 +100,25 @@ class Settings:
         # Read-only group roles (SPEC §4); dbt reads the same names (dbt_project.yml vars).
         self.bi_reader_role = env.get("OPENECON_BI_READER_ROLE") or "bi_reader"
         self.auditor_role = env.get("OPENECON_AUDITOR_ROLE") or "auditor"
+        # The day of the following month a month's files are due (marts.submission_status reads
+        # the same variable through dbt).
+        self.submission_deadline_day = int(env.get("OPENECON_SUBMISSION_DEADLINE_DAY") or 10)
+        # The cities' portal (`openecon portal`, README "The cities' portal").
+        flag = lambda name, default: (env.get(f"OPENECON_{name}") or default).lower() not in ("0", "false", "no")  # noqa: E731
+        self.portal_secure_cookie = flag("PORTAL_SECURE_COOKIE", "1")  # off only for plain-http tests
+        self.portal_secret_key = env.get("OPENECON_PORTAL_SECRET_KEY") or None  # else generated, 0600
+        self.portal_session_hours = num("PORTAL_SESSION_HOURS", 8)  # idle time after which a session ends
+        self.portal_max_failures = int(num("PORTAL_MAX_FAILURES", 5))  # failed logins in a row lock the account
+        self.portal_lockout_minutes = num("PORTAL_LOCKOUT_MINUTES", 15)
+        self.portal_ip_max_failures = int(num("PORTAL_IP_MAX_FAILURES", 30))  # per address, per lock-out window
+        # An upload's receipt is awaited this long in the request; longer ingests (large trade
+        # CSVs) go on in the background and the page polls their progress.
+        self.portal_inline_seconds = num("PORTAL_INLINE_SECONDS", 5)
+        # Airflow's REST API, for the portal to publish openecon_raw_submissions after an upload
+        # (unset: the DAG submissions_watch publishes it on its schedule).
+        self.airflow_api_url = (env.get("OPENECON_AIRFLOW_API_URL") or "").rstrip("/") or None
+        self.airflow_api_user = env.get("OPENECON_AIRFLOW_API_USER") or "admin"
+        self.airflow_api_password = env.get("OPENECON_AIRFLOW_API_PASSWORD") or None
 
     # --- locations -------------------------------------------------------
     @property
@@ -137,6 +156,11 @@ class Settings:
         """The receipt text file of one received file (one folder per city; 'unknown' when the
         name carried no city)."""
         return self.receipts_dir / (city_code or "unknown") / f"{file_name}.{file_id}.receipt.txt"
+
+    @property
+    def portal_dir(self) -> Path:
+        """The portal's own files: uploads being ingested, the session signing key, demo passwords."""
+        return self.state_dir / "portal"
 
     @property
     def data_docs_dir(self) -> Path:

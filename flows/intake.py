@@ -67,3 +67,20 @@ def ingest_inbox(inbox: Path, settings: Settings, up_to_period: str | None = Non
     files = new_inbox_files(inbox, settings, up_to_period)
     log.info("%d new file(s) in %s", len(files), inbox)
     return ingest(files, settings, allow_shrink) if files else {"files": 0, "by_status": {}, "rejected": []}
+
+
+def unbuilt_data_version(settings: Settings) -> dict | None:
+    """The data version (files in force) when it differs from the one the latest quality gate
+    checked (passed or not), else None: files came in or were returned since the last build,
+    outside the inbox DAG (the portal's uploads and returns). ``submissions_watch`` publishes
+    openecon_raw_submissions then, so ``warehouse_build`` follows even without Airflow's REST API.
+    A failed gate counts as built: its data was looked at, and only a new change triggers again."""
+    from core import in_force
+
+    prepare(settings)
+    with psycopg.connect(**settings.warehouse.conninfo()) as conn:
+        now = in_force.current(conn)
+        last = conn.execute("SELECT data_hash FROM audit.quality_runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    if not now["files"] or (last is not None and last[0] == now["hash"]):
+        return None
+    return now

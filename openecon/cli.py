@@ -258,6 +258,27 @@ def cmd_airflow(args) -> int:
     return airflow_runtime.serve(settings, args.port or airflow_runtime.ui_port())
 
 
+def cmd_portal(args) -> int:
+    from core.postgres import ensure_database
+    from portal import server
+
+    settings = get_settings()
+    ensure_database(settings)
+    if args.portal_command is None:
+        return server.serve(settings, args.host, args.port)
+    if args.user_command == "add":
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+        try:
+            password = server.add_user(settings, args.login, args.role, args.city, password)
+        except ValueError as exc:
+            print(f"openecon portal: {exc}", file=sys.stderr)
+            return 1
+        print(f"created {args.role} {args.login}" + (f" ({args.city})" if args.city else ""))
+        if not args.password_stdin:
+            print(f"password (shown once): {password}")
+    return 0
+
+
 def cmd_contract(args) -> int:
     from ingestion.contract import SOURCES_YML, dbt_sources_yml
 
@@ -365,6 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="instead of the UI, run Airflow's CLI with these arguments "
                               "(e.g. backfill create --dag-id submissions_ingest ...)")
     airflow.set_defaults(func=cmd_airflow)
+
+    portal = sub.add_parser("portal", help="the cities' submission portal (web); `portal user add` creates accounts")
+    portal.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    portal.add_argument("--port", type=int, default=8800, help="port (default 8800)")
+    portal_sub = portal.add_subparsers(dest="portal_command")
+    user = portal_sub.add_parser("user", help="portal accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create an account; prints a generated password once")
+    add.add_argument("--login", required=True)
+    add.add_argument("--role", required=True, choices=["city_clerk", "province", "auditor"])
+    add.add_argument("--city", help="city code, for a city_clerk (e.g. 430100)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead")
+    portal.set_defaults(func=cmd_portal)
 
     contract = sub.add_parser("contract", help="regenerate the dbt sources yml from the contract")
     contract.add_argument("what", choices=["sources"])

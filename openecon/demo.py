@@ -67,6 +67,12 @@ def run() -> int:
             print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
             return 1
 
+    from portal.server import demo_accounts
+
+    accounts_file, created = demo_accounts(settings)
+    _say(f"portal accounts: {len(created)} created (a clerk per city clerk_<code>, province, auditor); "
+         f"passwords in {accounts_file} (mode 0600); start the portal with `openecon portal`")
+
     _say(f"writing the auditor's report for {quarter}")
     audit = audit_report(settings, quarter)["paths"]
     # the newest version of each document the report DAGs wrote (its PDF; the DOCX, HTML, XLSX beside it)
@@ -94,6 +100,7 @@ def run() -> int:
     print("  auditor's report:   " + "\n                      ".join(str(p) for p in audit))
     print(f"  receipts:           {settings.receipts_dir}")
     print(f"  DAG run logs:       {logs}")
+    print(f"  portal accounts:    {accounts_file}  (`openecon portal`, http://127.0.0.1:8800)")
     print(f"  archived originals: {settings.archive_dir}")
     print("  warehouse URL:      `openecon db url` (psql-compatible)")
     return 0

@@ -22,6 +22,10 @@ done
 # Benchmarks: GNU time (/usr/bin/time -v) reports a command's peak memory (make bench-intake).
 dpkg -s time >/dev/null 2>&1 || need+=(time)
 
+# Portal browser tests (tests/portal/test_browser.py): Playwright drives Debian's Chromium
+# (/usr/bin/chromium); Playwright's own browser download is never used.
+dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+
 # Data Docs: npm installs the pinned browser files (expectations/web_assets) they load offline.
 command -v npm >/dev/null 2>&1 || need+=(npm)
 

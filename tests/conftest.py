@@ -62,7 +62,7 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(STATE, ignore_errors=True)
 
 
-WAREHOUSE_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "reference")
+WAREHOUSE_SCHEMAS = ("portal", "raw", "audit", "staging", "intermediate", "marts", "reference")
 
 
 def reset_warehouse(settings, prepare: bool = True) -> None:

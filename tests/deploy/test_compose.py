@@ -46,7 +46,7 @@ def test_stack_services_and_settings():
     cfg = resolved()
     services = cfg["services"]
     assert set(services) == {"postgres", "airflow-init", "airflow-apiserver", "airflow-scheduler",
-                             "airflow-dag-processor", "airflow-triggerer"}
+                             "airflow-dag-processor", "airflow-triggerer", "portal"}
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
@@ -54,6 +54,25 @@ def test_stack_services_and_settings():
         assert env["AIRFLOW_CONN_OPENECON_WAREHOUSE"] == env["OPENECON_DATABASE_URL"]
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
         assert any(v["target"] == "/opt/openecon" for v in services[name]["volumes"])
+
+
+def test_the_portal_service_runs_openecon_portal_on_the_same_settings():
+    services = resolved()["services"]
+    portal, scheduler = services["portal"], services["airflow-scheduler"]
+    assert portal["command"] == ["openecon", "portal", "--host", "0.0.0.0", "--port", "8800"]
+    assert portal["image"] == scheduler["image"]
+    env = portal["environment"]
+    for key in ("OPENECON_DATABASE_URL", "OPENECON_STATE_DIR", "OPENECON_OUTPUT_DIR", "AIRFLOW_HOME"):
+        assert env[key] == scheduler["environment"][key], key
+    assert env["OPENECON_AIRFLOW_API_URL"] == "http://airflow-apiserver:8080"
+    # no secret in the file: the signing key and the API password come from the environment or the state dir
+    assert env["OPENECON_PORTAL_SECRET_KEY"] == "" and env["OPENECON_AIRFLOW_API_PASSWORD"] == ""
+    assert [(p["host_ip"], p["published"], p["target"]) for p in portal["ports"]] == [("127.0.0.1", "8800", 8800)]
+    assert portal["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert portal["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert "/healthz" in " ".join(portal["healthcheck"]["test"])
+    resolved_secret = resolved(env_extra={"OPENECON_PORTAL_SECRET_KEY": "k"})["services"]["portal"]["environment"]
+    assert resolved_secret["OPENECON_PORTAL_SECRET_KEY"] == "k"
 
 
 def test_missing_secret_is_refused_not_defaulted():
@@ -76,7 +95,7 @@ def test_init_creates_the_warehouse_pool_the_dags_use():
 def test_celery_profile_adds_broker_and_workers_and_switches_the_executor():
     cfg = resolved("celery", env_extra={"OPENECON_EXECUTOR": "CeleryExecutor"})
     services = cfg["services"]
-    assert set(services) == {"postgres", "redis", "airflow-worker", *AIRFLOW_SERVICES}
+    assert set(services) == {"postgres", "redis", "airflow-worker", "portal", *AIRFLOW_SERVICES}
     for name in (*AIRFLOW_SERVICES, "airflow-worker"):
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name

@@ -99,7 +99,7 @@ def test_pipeline_builds_mart_equal_to_submissions_and_rerun_is_noop(airflow_db,
     assert published == sorted(
         [f"scheduling_2025-09_v1{e}" for e in (".html", ".pdf", ".docx", ".xlsx", "_trace")]
         + [f"bulletin_2025Q3_v1{e}" for e in (".html", ".pdf", ".docx", ".xlsx", "_trace")]
-        + [f"appraisal_2025Q3_v1.{e}" for e in ("html", "pdf", "docx", "xlsx", "json")])
+        + [f"appraisal_2025Q3_v1{e}" for e in (".html", ".pdf", ".docx", ".xlsx", ".json", "_trace")])
     assert "2025年9月全省招商引资项目调度情况" in (out / "scheduling_2025-09_v1.html").read_text("utf-8")
     bulletin_html = (out / "bulletin_2025Q3_v1.html").read_text("utf-8")
     assert "关于2025年三季度全省开放型经济主要指标完成情况的通报" in bulletin_html

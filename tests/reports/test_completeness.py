@@ -145,8 +145,8 @@ def test_override_prints_the_figure_with_the_note_and_1_2_as_one_trend_point(wh,
     # the appraisal, with the override: the city concerned says so beside its score
     appraisal = render_appraisal(settings, "2025Q1", wh["out"], allow_incomplete=True)
     page = Path(appraisal["paths"][0]).read_text("utf-8")
-    assert re.search(r"<strong>衡阳市：</strong>总分[\d.]+分（注：外贸明细2025年3月未报送；"
-                     r"月报工作簿2025年3月未报送", page), page
+    assert re.search(r"<strong>衡阳市：</strong>总分<a [^>]+>[\d.]+分</a>（注：外贸明细2025年3月未报送；"
+                     r"月报工作簿2025年3月未报送", page), page  # the score a link to its trace
     assert "说明：本期全省数据不完整：衡阳市（" in page
     # XLSX: the same marker in the text and the note in the table
     sheet = python_calamine.CalamineWorkbook.from_path(str(xlsx)).get_sheet_by_name("附表1").to_python()

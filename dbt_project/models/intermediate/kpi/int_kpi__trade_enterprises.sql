@@ -5,12 +5,14 @@
     Incremental by year: a build recomputes only the years whose trade files in force
     changed since the last build (a new or superseding file raises the year's highest file
     id; a return lowers its count of files), read from the few rows of audit, not the fact; a year
-    left with no trade file in force (every one returned) loses its rows in the pre_hook. -#}
+    left with no trade file in force (every one returned) loses its rows in the pre_hook.
+    source_files came later: a table built before gets the column (append_new_columns) and, NULL
+    there, each year recomputes once. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['year'],
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where year not in (select substr(period, 1, 4) from {{ ref('stg_audit__current_submissions') }} where kind = 'trade'){% endif %}",
 ) }}
 

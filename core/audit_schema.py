@@ -282,23 +282,32 @@ def migrate(conn: psycopg.Connection, settings: Settings) -> list[int]:
     """Apply the migrations not applied yet, in one transaction under an advisory lock
     (CREATE ... IF NOT EXISTS is not race-free); returns the versions applied now."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_LOCK])
-        conn.execute("CREATE SCHEMA IF NOT EXISTS audit")
-        conn.execute("""CREATE TABLE IF NOT EXISTS audit.schema_migrations (
-                          version    integer PRIMARY KEY,
-                          name       text NOT NULL,
-                          applied_at timestamptz NOT NULL DEFAULT now())""")
-        done = {r[0] for r in conn.execute("SELECT version FROM audit.schema_migrations").fetchall()}
-        applied = []
-        for m in MIGRATIONS:
-            if m.version in done:
-                continue
-            for stmt in m.statements:
-                conn.execute(stmt)
-            conn.execute("INSERT INTO audit.schema_migrations (version, name) VALUES (%s, %s)", [m.version, m.name])
-            applied.append(m.version)
+        applied = apply_migrations(conn, "audit", MIGRATIONS, _LOCK)
         if applied:  # later tables get the grant from dbt's default privileges and on-run-end
             _grant_auditor(conn, settings.auditor_role)
+    return applied
+
+
+def apply_migrations(conn: psycopg.Connection, schema: str, migrations: tuple[Migration, ...], lock: str) -> list[int]:
+    """Inside the caller's transaction: ``schema`` and its ``schema_migrations`` record, then each
+    migration not recorded yet, in order, under the advisory lock ``lock``; returns those applied.
+    The one runner of the schemas owned by migrations (audit here, portal in portal.schema)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [lock])
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    record = sql.Identifier(schema, "schema_migrations")
+    conn.execute(sql.SQL("""CREATE TABLE IF NOT EXISTS {} (
+                              version    integer PRIMARY KEY,
+                              name       text NOT NULL,
+                              applied_at timestamptz NOT NULL DEFAULT now())""").format(record))
+    done = {r[0] for r in conn.execute(sql.SQL("SELECT version FROM {}").format(record)).fetchall()}
+    applied = []
+    for m in migrations:
+        if m.version in done:
+            continue
+        for stmt in m.statements:
+            conn.execute(stmt)
+        conn.execute(sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(record), [m.version, m.name])
+        applied.append(m.version)
     return applied
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from core.audit_schema import Migration
+from core.audit_schema import Migration, apply_migrations
 from core.settings import Settings
 
 ROLES = ("city_clerk", "province", "auditor")
@@ -134,21 +134,7 @@ def migrate(conn: psycopg.Connection, settings: Settings) -> list[int]:
     """Apply the migrations not applied yet, in one transaction under an advisory lock; grant the
     auditor role its read access (every time: the role may have been created since)."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_LOCK])
-        conn.execute("CREATE SCHEMA IF NOT EXISTS portal")
-        conn.execute("""CREATE TABLE IF NOT EXISTS portal.schema_migrations (
-                          version    integer PRIMARY KEY,
-                          name       text NOT NULL,
-                          applied_at timestamptz NOT NULL DEFAULT now())""")
-        done = {r[0] for r in conn.execute("SELECT version FROM portal.schema_migrations").fetchall()}
-        applied = []
-        for m in MIGRATIONS:
-            if m.version in done:
-                continue
-            for stmt in m.statements:
-                conn.execute(stmt)
-            conn.execute("INSERT INTO portal.schema_migrations (version, name) VALUES (%s, %s)", [m.version, m.name])
-            applied.append(m.version)
+        applied = apply_migrations(conn, "portal", MIGRATIONS, _LOCK)
         _grant_auditor(conn, settings.auditor_role)
     return applied
 

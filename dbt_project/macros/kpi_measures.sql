@@ -49,6 +49,18 @@
 {#- Funds paid in since the December Y−1 ledger, per currency (SPEC §4): Σ 累计实际到位资金 of
     the ledger's projects in that currency, less the same projects' figure in the December
     ledger (0 where absent), / 10⁴. -#}
+{#- Paid-in at the end of last year, per project: fct_project_month's December Y−1 rows of the
+    cities and years in ``years`` (a relation with city_code, year). The base the funds KPIs
+    (int_kpi__project_window) and their rows (int_kpi__project_contributions) subtract. -#}
+{% macro last_december_paid_in(years) -%}
+    select d.city_code, d.period, d.project_id, d.paid_in_cumulative_10k
+    from {{ ref('fct_project_month') }} as d
+    inner join (select distinct city_code, year from {{ years }}) as y
+        on y.city_code = d.city_code
+       and d.period = cast(y.year - 1 as {{ dbt.type_string() }}) || '-12'
+{%- endmacro %}
+
+
 {% macro funds_measures() -%}
     {{ return([
         {'kpi': 'funds_domestic', 'currency': '人民币', 'unit': '亿元'},

@@ -51,11 +51,7 @@ december as (
 ),
 
 last_december as (
-    select d.city_code, d.period, d.project_id, d.paid_in_cumulative_10k
-    from {{ ref('fct_project_month') }} as d
-    inner join (select distinct city_code, year from ledgers) as y
-        on y.city_code = d.city_code
-       and d.period = cast(y.year - 1 as {{ dbt.type_string() }}) || '-12'
+    {{ last_december_paid_in('ledgers') }}
 ),
 
 funds as (

@@ -37,11 +37,7 @@ signed as (  -- the components of macros/kpi_measures.sql, which the trace decom
 
 -- Paid-in at the end of last year, per project, where the city sent a December ledger.
 last_december as (
-    select d.city_code, d.period, d.project_id, d.paid_in_cumulative_10k
-    from {{ ref('fct_project_month') }} as d
-    inner join (select distinct city_code, year from ledger) as y
-        on y.city_code = d.city_code
-       and d.period = cast(y.year - 1 as {{ dbt.type_string() }}) || '-12'
+    {{ last_december_paid_in('ledger') }}
 ),
 
 december_ledgers as (

@@ -1,11 +1,12 @@
 """What the portal's pages read: the month's checklist, the grid, a file with its receipt,
 problems, warnings and 上报说明, the history, documents, DAG runs and the trail.
 
-Statuses use ``marts.submission_status``'s names (on_time, late, superseded, rejected, combined,
-missing; returned once the lead's model has it). The mart is as of the last build, while a clerk
-expects an upload to show at once: when the file in force now (``audit.submissions_in_force``)
-is not the one the mart was built with, the status is worked out from audit by the same rules and
-marked as not yet in the marts (``pending_build``).
+Statuses use ``marts.submission_status``'s names (on_time, late, superseded, returned, rejected,
+combined, missing). The mart is as of the last build, while a clerk expects an upload to show at
+once: when the file in force now (``audit.submissions_in_force``) is not the one the mart was built
+with, the status is worked out from audit by the mart's rule (:func:`_live_status`, its twin in
+Python: tests/portal/test_routes.py checks that both agree on a built warehouse) and marked as not
+yet in the marts (``pending_build``).
 """
 
 from __future__ import annotations
@@ -57,11 +58,6 @@ def _has(conn, relation: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [relation]).fetchone()[0]
 
 
-def _has_column(conn, schema: str, table: str, column: str) -> bool:
-    return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-                        "AND column_name = %s", [schema, table, column]).fetchone() is not None
-
-
 @dataclass
 class Cell:
     """One city × month × kind: its status, the file in force and what came."""
@@ -98,15 +94,15 @@ class Cell:
 
 
 def _files(conn, cities: list[str], periods: list[str]) -> list[dict]:
-    returned = "returned_at, returned_reason" if _has_column(conn, "audit", "submissions", "returned_at") \
-        else "NULL::timestamptz AS returned_at, NULL::text AS returned_reason"
+    # in_force: the one definition, audit.submissions_in_force (loaded, not superseded, not returned)
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            f"""SELECT file_id, file_name, city_code, period, kind, status, received_at, superseded_at,
-                       rows, rows_rejected, receipt->>'status' AS receipt_status, {returned}
-                FROM audit.submissions
-                WHERE city_code = ANY(%s) AND period = ANY(%s) AND kind = ANY(%s)
-                ORDER BY file_id""", [cities, periods, list(KINDS)]).fetchall()
+            """SELECT s.file_id, s.file_name, s.city_code, s.period, s.kind, s.status, s.received_at,
+                      s.superseded_at, s.rows, s.rows_rejected, s.receipt->>'status' AS receipt_status,
+                      s.returned_at, s.returned_reason, f.file_id IS NOT NULL AS in_force
+               FROM audit.submissions AS s LEFT JOIN audit.submissions_in_force AS f USING (file_id)
+               WHERE s.city_code = ANY(%s) AND s.period = ANY(%s) AND s.kind = ANY(%s)
+               ORDER BY s.file_id""", [cities, periods, list(KINDS)]).fetchall()
 
 
 def _mart(conn, cities: list[str], periods: list[str]) -> dict[tuple, dict]:
@@ -121,8 +117,7 @@ def _mart(conn, cities: list[str], periods: list[str]) -> dict[tuple, dict]:
 
 def _live_status(files: list[dict], dl: date, jan_combined: bool) -> tuple[str, dict | None]:
     """The mart's rules applied to audit as it is now: (status, file in force)."""
-    in_force = [f for f in files if f["status"] in ("accepted", "partial") and f["superseded_at"] is None
-                and f["returned_at"] is None]
+    in_force = [f for f in files if f["in_force"]]
     if in_force:
         f = in_force[-1]
         if any(g["superseded_at"] is not None for g in files):
@@ -154,9 +149,7 @@ def cells(conn, cities: list[str], periods: list[str], settings: Settings) -> di
             for kind in KINDS:
                 fs = by_key.get((city, period, kind), [])
                 feb = by_key.get((city, period[:5] + "02", kind), [])
-                jan_combined = period.endswith("-01") and not any_kind and any(
-                    f["status"] in ("accepted", "partial") and f["superseded_at"] is None
-                    and f["returned_at"] is None for f in feb)
+                jan_combined = period.endswith("-01") and not any_kind and any(f["in_force"] for f in feb)
                 dl = deadline(period, settings)
                 status, f = _live_status(fs, dl, jan_combined)
                 m = mart.get((city, period, kind))
@@ -218,13 +211,11 @@ def months_with_data(conn, city: str | None = None) -> list[str]:
 
 def file_detail(conn, file_id: int) -> dict | None:
     """One file: its audit row, receipt, rejected rows, warnings with their 上报说明."""
-    returned = "returned_at, returned_by, returned_reason" if _has_column(conn, "audit", "submissions",
-                                                                          "returned_at") \
-        else "NULL::timestamptz AS returned_at, NULL AS returned_by, NULL AS returned_reason"
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"""SELECT file_id, file_name, city_code, period, kind, status, received_at, rows,
-                                     rows_rejected, reason, superseded_at, superseded_by, receipt, {returned}
-                              FROM audit.submissions WHERE file_id = %s""", [file_id]).fetchone()
+        row = cur.execute("""SELECT file_id, file_name, city_code, period, kind, status, received_at, rows,
+                                    rows_rejected, reason, superseded_at, superseded_by, receipt, returned_at,
+                                    returned_by, returned_reason
+                             FROM audit.submissions WHERE file_id = %s""", [file_id]).fetchone()
         if row is None:
             return None
         row["problems"] = cur.execute(
@@ -259,12 +250,11 @@ def warning_exists(conn, file_id: int, sheet: str | None, row_number: int | None
 
 def history(conn, city: str, limit: int = 300) -> list[dict]:
     """Every file the city sent, newest first, with corrections, returns and explanation counts."""
-    returned = "s.returned_at, s.returned_reason" if _has_column(conn, "audit", "submissions", "returned_at") \
-        else "NULL::timestamptz AS returned_at, NULL AS returned_reason"
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            f"""SELECT s.file_id, s.file_name, s.period, s.kind, s.status, s.received_at, s.rows, s.rows_rejected,
-                       s.superseded_at, s.superseded_by, s.receipt->>'status' AS receipt_status, {returned},
+            """SELECT s.file_id, s.file_name, s.period, s.kind, s.status, s.received_at, s.rows, s.rows_rejected,
+                       s.superseded_at, s.superseded_by, s.receipt->>'status' AS receipt_status,
+                       s.returned_at, s.returned_reason,
                        (SELECT count(*) FROM audit.row_warnings AS w WHERE w.file_id = s.file_id) AS warnings,
                        (SELECT count(*) FROM portal.explanations AS e WHERE e.file_id = s.file_id) AS explanations
                 FROM audit.submissions AS s WHERE s.city_code = %s ORDER BY s.file_id DESC LIMIT %s""",

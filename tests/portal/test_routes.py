@@ -497,3 +497,27 @@ def test_demo_accounts_are_made_once_and_kept_in_a_private_file(portal_warehouse
     # the session signing key, generated once beside it
     key = settings.portal_dir / "secret_key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and accounts.secret_key(settings) == key.read_text().strip()
+
+
+def test_the_live_status_agrees_with_the_mart_on_what_it_built(portal_warehouse):
+    """portal.queries._live_status re-applies marts.submission_status's rule to audit between builds:
+    on every cell whose files the mart saw (the same file in force, the same files received; the
+    other tests' uploads and returns since are not), both give the same status, so the two cannot
+    drift apart unseen."""
+    from portal import queries
+
+    conn, settings = portal_warehouse.conn, portal_warehouse.settings
+    periods = ["2025-08", "2025-09"]
+    mart = conn.execute("SELECT city_code, period, kind, status, in_force_file_id, files_received "
+                        "FROM marts.submission_status WHERE period = ANY(%s)", [periods]).fetchall()
+    cities = sorted({r[0] for r in mart})
+    files = queries._files(conn, cities, periods)
+    assert len(mart) == len(cities) * len(periods) * 2 and files
+    compared = 0
+    for city, period, kind, status, in_force, received in mart:
+        fs = [f for f in files if (f["city_code"], f["period"], f["kind"]) == (city, period, kind)]
+        live, f = queries._live_status(fs, queries.deadline(period, settings), False)
+        if received == len(fs) and in_force == (f["file_id"] if f and live != "returned" else None):
+            assert live == status, (city, period, kind, fs)
+            compared += 1
+    assert compared >= len(mart) - 4  # a few cells at most were changed by the other tests

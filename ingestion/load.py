@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -486,14 +487,18 @@ def status_counts(receipts: list[Receipt]) -> dict[str, int]:
     return dict(sorted(Counter(r.status for r in receipts).items()))
 
 
-def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = False) -> list[Receipt]:
+def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = False,
+                 on_connect: Callable[[psycopg.Connection], None] | None = None) -> list[Receipt]:
     """Ingest files and folders, one receipt each, earlier periods first.
 
     A lost connection (a Postgres restart) rolls back the file being loaded; it is
     tried once more on a new connection, then recorded as rejected with an error reference.
+    ``on_connect`` is told of each connection the loads run on (the portal follows its COPY).
     """
     receipts: list[Receipt] = []
     conn = _connect(settings)
+    if on_connect:
+        on_connect(conn)
     try:
         if restored := restore_receipt_files(conn, settings):
             log.warning("rewrote %d receipt file(s) an interrupted ingest had not written", restored)
@@ -511,6 +516,8 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
                     if lost:
                         conn.close()
                         conn = _connect(settings, wait=RECONNECT_SECONDS)
+                        if on_connect:
+                            on_connect(conn)
                     if attempt == 2 or not lost:
                         receipts.append(_reject_after_failure(p, conn, settings, exc, allow_shrink, lost))
                         break

@@ -7,11 +7,10 @@ name rebuilt from those parts, so nothing the browser sends becomes a path. The 
 while it streams: past ``OPENECON_MAX_FILE_MB`` the upload stops with 413 and the partial file is
 deleted; nothing is held in memory beyond one chunk.
 
-The ingest is ``ingestion.load.ingest_file`` on a connection of its own (its backend pid is kept
-in ``portal.upload_jobs``, so the page can follow the COPY in ``pg_stat_progress_copy``): the
-receipt, the audit.submissions row, the archived original and the receipt file are what the CLI
-makes. A connection lost during the load goes through ``ingest_paths``, which reconnects and retries
-as the CLI does.
+The ingest is ``ingestion.load.ingest_paths``, as ``openecon ingest`` runs it (reconnect and retry
+after a lost connection, fresh statistics after the load); its connection's backend pid is kept in
+``portal.upload_jobs``, so the page can follow the COPY in ``pg_stat_progress_copy``. The receipt,
+the audit.submissions row, the archived original and the receipt file are what the CLI makes.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from psycopg.rows import dict_row
 
 from core import reference
 from core.settings import Settings
-from ingestion.load import Receipt, ingest_file, ingest_paths, parse_file_name
+from ingestion.load import Receipt, ingest_paths, parse_file_name
 from ingestion.template import submission_name
 from portal import events, pipeline
 from portal.accounts import User
@@ -120,15 +119,12 @@ def run_job(settings: Settings, job_id: str, path: Path, user: User, ip: str | N
     """The worker: ingest the saved file, record the outcome (job, event), publish the asset."""
     try:
         with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as book:
-            receipt = None
+            def running(conn) -> None:  # the load's connection (again after a reconnect): its COPY is followed
+                book.execute("UPDATE portal.upload_jobs SET status = 'running', started_at = coalesce(started_at, "
+                             "now()), backend_pid = %s WHERE id = %s", [conn.info.backend_pid, job_id])
+
             try:
-                with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
-                    book.execute("UPDATE portal.upload_jobs SET status = 'running', started_at = now(), "
-                                 "backend_pid = %s WHERE id = %s", [conn.info.backend_pid, job_id])
-                    receipt = ingest_file(path, conn, settings)
-            except psycopg.OperationalError as exc:  # the load's connection was lost: the CLI's retry
-                log.warning("upload %s: connection lost (%s); ingesting again as openecon ingest does", job_id, exc)
-                receipt = ingest_paths([path], settings)[0]
+                receipt = ingest_paths([path], settings, on_connect=running)[0]
             except Exception as exc:  # a bug: the job says so, with a reference in the log
                 log.exception("upload %s failed", job_id)
                 book.execute("UPDATE portal.upload_jobs SET status = 'failed', finished_at = now(), error = %s "

@@ -168,11 +168,9 @@ def cmd_audit(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    from core.postgres import ensure_database
     from reports import data, trace
 
-    settings = get_settings()
-    ensure_database(settings)
+    settings = _warehouse()  # migrated: a trace may rebuild a version (flows.reproduce), which reads returns
     with data.connect(settings) as conn:
         if args.figure:  # a figure of a published version, as published: <document version>/<figure id>
             from reports import trace_figures
@@ -209,11 +207,9 @@ def cmd_trace(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from core.postgres import ensure_database
     from flows.reproduce import reproduce
 
-    settings = get_settings()
-    ensure_database(settings)
+    settings = _warehouse()  # migrated first: the files in force then are read with their returns
     r = reproduce(settings, args.version, Path(args.out) if args.out else None)
     print(f"{r['version']}: rebuilt from the {r['files']} files in force then (data version {r['data_version']['now']}"
           f", published {r['data_version']['then']}); {r['figures']} figures compared")

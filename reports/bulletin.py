@@ -71,7 +71,9 @@ def progress_phrase(r: dict, printed: Figures | None = None, place: str = "") ->
     done = f"{phrasing.number(r['target_progress_pct'])}%"
     if printed is None or not phrase.startswith(f"完成年度目标的{done}"):
         return phrase
-    marked = printed.mark(r, "target_progress_pct", r["target_progress_pct"], done, place)
+    # registered as the tables print it (the register keeps one text per figure), shown with its %
+    marked = printed.mark(r, "target_progress_pct", r["target_progress_pct"], fmt(r["target_progress_pct"]), place,
+                          shown=done)
     return f"完成年度目标的{marked}{phrase[len('完成年度目标的' + done):]}"
 
 

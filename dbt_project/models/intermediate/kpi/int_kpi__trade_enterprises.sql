@@ -6,8 +6,8 @@
     changed since the last build (a new or superseding file raises the year's highest file
     id; a return lowers its count of files), read from the few rows of audit, not the fact; a year
     left with no trade file in force (every one returned) loses its rows in the pre_hook.
-    source_files came later: a table built before gets the column (append_new_columns) and, NULL
-    there, each year recomputes once. -#}
+    source_files came later: a table built before gets the column (append_new_columns) and its
+    first build recomputes every year. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -33,15 +33,19 @@ year_files as (
 ),
 
 {% if is_incremental() %}
+{#- a table built before source_files existed gets the column only after this query: every year then -#}
+{%- set counted = 'source_files' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
 new_years as (
     select y.year
     from year_files as y
+    {% if counted -%}
     where not exists (
         select 1 from {{ this }} as t
         where t.year = y.year
           and t.max_source_file_id = y.max_source_file_id
           and t.source_files = y.source_files
     )
+    {%- endif %}
 ),
 {% endif %}
 

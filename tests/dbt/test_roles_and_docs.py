@@ -10,6 +10,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+from collections import Counter
 
 import psycopg
 import pytest
@@ -183,3 +185,47 @@ def test_dbt_docs_site_is_published_and_opens_offline(built, settings):
     assert remote == []
     catalog = json.loads((out / "catalog.json").read_text(encoding="utf-8"))
     assert "model.openecon.fct_park_month" in catalog["nodes"]  # the catalog was read from the warehouse
+
+
+def _ran(settings) -> Counter:
+    """What kinds of dbt nodes the last dbt command ran (from its run_results.json)."""
+    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    return Counter(r["unique_id"].split(".")[0] for r in results)
+
+
+def test_a_build_leaves_out_unit_tests_and_seeds_that_did_not_change(built, settings, tmp_path):
+    seeds = len(list((settings.dbt_project_dir / "seeds").glob("*.csv")))
+    transform.dbt_build(settings)  # the fixture's build loaded the seeds and marked them
+    ran = _ran(settings)
+    assert ran["seed"] == 0 and ran["unit_test"] == 0 and ran["model"] > 20 and ran["test"] > 100
+    # a mark of other seed files (as after an upgrade that edits a seed): every seed is loaded again
+    built.execute(f"COMMENT ON SCHEMA reference IS '{transform.SEEDS_MARK}{'0' * 64}'")
+    transform.dbt_build(settings)
+    assert _ran(settings)["seed"] == seeds
+    assert transform.seeds_loaded(settings, transform.seeds_digest(settings.dbt_project_dir))
+    # a seed table gone: loaded again
+    built.execute("ALTER TABLE reference.service_categories RENAME TO service_categories_gone")
+    try:
+        assert not transform.seeds_loaded(settings, transform.seeds_digest(settings.dbt_project_dir))
+    finally:
+        built.execute("ALTER TABLE reference.service_categories_gone RENAME TO service_categories")
+    # the digest follows any seed file's bytes and the project file that types them
+    copy = tmp_path / "project"
+    shutil.copytree(settings.dbt_project_dir / "seeds", copy / "seeds")
+    shutil.copy(settings.dbt_project_dir / "dbt_project.yml", copy)
+    before = transform.seeds_digest(copy)
+    assert before == transform.seeds_digest(settings.dbt_project_dir)
+    targets = copy / "seeds" / "annual_targets.csv"
+    targets.write_bytes(targets.read_bytes().replace(b"\n", b"\r\n", 1))
+    assert transform.seeds_digest(copy) != before
+
+
+def test_every_dbt_unit_test_passes(built, settings):
+    """Builds leave the unit tests out (fixed inputs: they test the code), so they run here."""
+    transform.dbt(["test", "--select", "test_type:unit"], settings)  # exits non-zero on any failure
+    manifest = json.loads((settings.dbt_target_dir / "manifest.json").read_text())
+    results = [r for r in json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+               if r["unique_id"].startswith("unit_test.")]  # not the on-run hooks
+    assert len(manifest["unit_tests"]) >= 10
+    assert sorted(r["unique_id"] for r in results) == sorted(manifest["unit_tests"])
+    assert {r["status"] for r in results} == {"pass"}

@@ -188,6 +188,18 @@ def test_full_refresh_equals_incremental_path(pg, warehouse, settings, tmp_path)
     assert warehouse.execute("SELECT count(*) FROM marts.fct_project_month WHERE city_code = '430100' "
                              "AND period = '2025-01'").fetchone() == (0,)
 
+    # Then a new month for all three cities: dim_project continues the versions it built (its
+    # append path) instead of working the cities out again, and still equals a full refresh.
+    may = tmp_path / "may"
+    generate(may, "2025-05", "2025-05", scale=0.02, cities=["430100", "430200", "430800"])
+    assert all(r.ok for r in ingest_paths(sorted(f for f in may.rglob("*") if f.is_file()), settings))
+    current_before = dict(warehouse.execute("SELECT project_key, last_seen_period FROM marts.dim_project "
+                                            "WHERE is_in_latest_ledger").fetchall())
+    transform.dbt_build(settings)
+    flipped = warehouse.execute("SELECT count(*) FROM marts.dim_project WHERE project_key = ANY(%s) "
+                                "AND NOT is_in_latest_ledger", [list(current_before)]).fetchone()[0]
+    assert current_before and flipped > 0  # projects the May ledgers no longer list
+
     marts = ("fct_trade_month", "fct_trade_enterprise_month", "kpi_city_month", "fct_project_month",
              "dim_project", "monthly_scheduling", "dim_investor", "kpi_contributions")
     tables = [f"marts.{t}" for t in marts] + [f"intermediate.{t}" for t in (

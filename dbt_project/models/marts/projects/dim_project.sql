@@ -3,25 +3,128 @@
 -- ledger row shows its attributes to the period the next version starts
 -- (exclusive); the current version has no end. A month missing from the
 -- ledgers (gap, combined 1–2月) neither ends nor starts a version.
--- Where a version ends is computed here, over the whole history: rows in
--- int_projects__versioned never change once built (it is incremental), the
--- end of a version does when a later month arrives.
-{{ config(indexes=[{'columns': ['project_key'], 'unique': true}]) }}
-with spans as (
-    select
-        project_key,
-        max(period) as last_seen_period,
-        cast(count(*) as integer) as ledger_months
-    from {{ ref('int_projects__versioned') }}
-    group by project_key
+-- Rows in int_projects__versioned never change once built, but where a version
+-- ends does when a later month arrives. Incremental by project
+-- (macros/dim_project_state.sql): a new month continues each project's versions
+-- from the row built before (its span, last row and end) with the new months'
+-- rows; a city with a corrected, returned or late ledger is worked out again
+-- from its whole history. Either way equals a full refresh (tests/dbt/test_kpi.py).
+-- depends_on: {{ ref('stg_audit__current_submissions') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='project_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_recomputed_cities() }}",
+    post_hook="{{ record_dim_project_ledgers() }}",
+    indexes=[
+        {'columns': ['project_key'], 'unique': true},
+        {'columns': ['project_id']},
+        {'columns': ['city_code', 'last_seen_period']},
+    ],
+) }}
+{%- set attributes = [
+    'project_id', 'city_code', 'version_number', 'project_name', 'county_code', 'park_code',
+    'industry_chain', 'investor', 'investor_origin', 'source_region', 'fortune500', 'currency',
+    'contract_amount_10k', 'stage', 'signed_date', 'registered_date', 'started_date',
+    'production_date', 'land_area_mu',
+] %}
+
+with
+{%- if is_incremental() %}
+changes as (
+    {{ dim_project_changes() }}
+),
+
+-- the projects to write: every project of a recomputed city (its rows were deleted by the
+-- pre_hook), and in an appended city those with new rows or whose 最新台账 flag may flip
+projects as (
+    select v.project_id, 0 as keeps_built, cast(null as {{ dbt.type_string() }}) as after_period
+    from {{ ref('int_projects__versioned') }} as v
+    inner join changes as c on c.city_code = v.city_code and c.is_append = 0
+    union
+    select v.project_id, 1, c.reflected_period
+    from {{ ref('int_projects__versioned') }} as v
+    inner join changes as c on c.city_code = v.city_code and c.is_append = 1
+    where c.reflected_period is null or v.period > c.reflected_period
+    union
+    select d.project_id, 1, c.reflected_period
+    from {{ this }} as d
+    inner join changes as c on c.city_code = d.city_code and c.is_append = 1
+    where d.last_seen_period = c.reflected_period  -- is_in_latest_ledger, by the index
+),
+
+new_rows as (
+    select v.*
+    from {{ ref('int_projects__versioned') }} as v
+    inner join projects as p
+        on p.project_id = v.project_id
+    where p.keeps_built = 0 or p.after_period is null or v.period > p.after_period
+),
+
+built as (
+    -- the versions already built of the appended projects
+    select d.*
+    from {{ this }} as d
+    inner join projects as p
+        on p.project_id = d.project_id
+       and p.keeps_built = 1
 ),
 
 starts as (
     select
-        v.*,
-        lead(v.period) over (partition by v.project_id order by v.version_number) as version_valid_to
-    from {{ ref('int_projects__versioned') }} as v
-    where v.is_version_start
+        project_key,
+        {%- for c in attributes %}
+        {{ c }},
+        {%- endfor %}
+        valid_from as period,
+        valid_from_date as month_start,
+        first_file_id as file_id,
+        first_row_number as row_number
+    from built
+    union all
+    select
+        project_key,
+        {%- for c in attributes %}
+        {{ c }},
+        {%- endfor %}
+        period,
+        month_start,
+        file_id,
+        row_number
+    from new_rows
+    where is_version_start
+),
+
+-- each version's rows: those built before (as one summary each) and the new ones
+rows_seen as (
+    select project_key, last_seen_period as period, ledger_months as months, last_file_id as file_id,
+           last_row_number as row_number
+    from built
+    union all
+    select project_key, period, 1, file_id, row_number
+    from new_rows
+),
+{%- else %}
+starts as (
+    select *
+    from {{ ref('int_projects__versioned') }}
+    where is_version_start
+),
+
+rows_seen as (
+    select project_key, period, 1 as months, file_id, row_number
+    from {{ ref('int_projects__versioned') }}
+),
+{%- endif %}
+
+spans as (
+    select
+        project_key,
+        max(period) as last_seen_period,
+        cast(sum(months) as integer) as ledger_months
+    from rows_seen
+    group by project_key
 ),
 
 latest_ledgers as (
@@ -34,6 +137,7 @@ latest_ledgers as (
 versions as (
     select
         s.*,
+        lead(s.period) over (partition by s.project_id order by s.version_number) as version_valid_to,
         sp.last_seen_period as version_last_period,
         sp.ledger_months    as version_ledger_rows,
         lr.file_id          as version_last_file_id,
@@ -42,7 +146,7 @@ versions as (
     from starts as s
     inner join spans as sp
         on sp.project_key = s.project_key
-    inner join {{ ref('int_projects__versioned') }} as lr
+    inner join rows_seen as lr
         on lr.project_key = s.project_key and lr.period = sp.last_seen_period
     left join latest_ledgers as ll
         on ll.city_code = s.city_code

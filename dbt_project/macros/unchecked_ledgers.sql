@@ -26,3 +26,20 @@
         on u.city_code = r.city_code
        and r.period >= u.from_period
 {%- endmacro %}
+
+
+{#- Every version of the projects ``relation`` (dim_project) holds in that scope: those seen
+    from the city's earliest unchecked ledger on, which are the projects a build may have
+    written (a project a correction took out of every ledger since is left to the next full
+    check). Tests comparing a project's versions with each other read them all. -#}
+{% macro unchecked_project_versions(relation) -%}
+    select r.*
+    from {{ relation }} as r
+    where r.project_id in (
+        select d.project_id
+        from {{ relation }} as d
+        inner join ({{ unchecked_ledgers() }}) as u
+            on u.city_code = d.city_code
+           and d.last_seen_period >= u.from_period
+    )
+{%- endmacro %}

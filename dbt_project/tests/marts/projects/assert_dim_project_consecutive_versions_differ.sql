@@ -1,6 +1,7 @@
 -- No fake versions: each version differs from the one before it in at least
 -- one tracked attribute (a month missing from the ledgers, e.g. the January of
 -- a city that reports 1–2月 together, must not start a version by itself).
+-- (Read for the projects a build may have written: macros/unchecked_ledgers.sql.)
 {%- set tracked = [
     'project_name', 'county_code', 'park_code', 'industry_chain', 'investor',
     'investor_origin', 'source_region', 'fortune500', 'currency', 'contract_amount_10k',
@@ -17,7 +18,7 @@ with v as (
         lag(d.{{ c }}) over w as previous_{{ c }},
         {%- endfor %}
         lag(d.version_number) over w as previous_version_number
-    from {{ ref('dim_project') }} as d
+    from ({{ unchecked_project_versions(ref('dim_project')) }}) as d
     window w as (partition by d.project_id order by d.valid_from)
 )
 select project_id, version_number, valid_from

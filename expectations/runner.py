@@ -298,7 +298,7 @@ def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str
     # The connection string is rebuilt from settings on every run, so a changed
     # OPENECON_DATABASE_URL (or password) takes effect immediately.
     ds = context.data_sources.add_or_update_postgres(
-        name=DATASOURCE, connection_string=settings.warehouse.url("postgresql+psycopg2")
+        name=DATASOURCE, connection_string=settings.warehouse.session_url("postgresql+psycopg2")
     )
     validation_definitions = []
     for spec in specs:

@@ -78,3 +78,23 @@ def test_missing_binaries_are_reported_with_what_to_install(tmp_path):
     with pytest.raises(PostgresError) as exc:
         find_bindir(s)
     assert "initdb" in str(exc.value) and "apt-get install -y postgresql" in str(exc.value)
+
+
+def test_every_warehouse_session_runs_without_jit(pg, settings):
+    """Our connections, GX's (SQLAlchemy) and dbt's turn JIT off, which the server itself leaves on."""
+    import sqlalchemy
+
+    from flows import transform
+
+    with psycopg.connect(**pg._super_conninfo()) as conn:  # the server's default: the test can fail
+        assert conn.execute("SELECT boot_val FROM pg_settings WHERE name = 'jit'").fetchone() == ("on",)
+        assert conn.execute("SELECT count(*) FROM pg_file_settings WHERE name = 'jit'").fetchone() == (0,)
+    with psycopg.connect(**settings.warehouse.conninfo()) as conn:
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+    engine = sqlalchemy.create_engine(settings.warehouse.session_url("postgresql+psycopg2"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+    engine.dispose()
+    shown = transform.dbt(["show", "--inline", "select current_setting('jit') as jit_setting", "--output", "json"],
+                          settings).stdout
+    assert '"jit_setting": "off"' in shown, shown[-2000:]

@@ -196,3 +196,21 @@ def test_the_project_grain_is_a_primary_key_that_refuses_a_second_row(built, tab
     assert pk == grain
     with pytest.raises(psycopg.errors.UniqueViolation), built.transaction():
         built.execute(f"INSERT INTO {table} SELECT * FROM {table} LIMIT 1")
+
+
+@pytest.mark.parametrize("table, column, value, error", [
+    ("marts.fct_project_month", "stage", "已完工", "CheckViolation"),
+    ("marts.fct_project_month", "previous_stage", "已完工", "CheckViolation"),
+    ("marts.fct_project_month", "contract_amount_100m_cny", None, "NotNullViolation"),
+    ("marts.fct_project_month", "paid_in_cumulative_100m_cny", None, "NotNullViolation"),
+    ("marts.fct_project_month", "version_number", None, "NotNullViolation"),
+    ("marts.monthly_scheduling", "stage", "已完工", "CheckViolation"),
+])
+def test_the_project_facts_refuse_what_their_closed_lists_and_not_nulls_forbid(built, table, column, value, error):
+    """Checked on the rows each build inserts (constraints), instead of tests reading the whole history."""
+    import psycopg
+
+    with pytest.raises(getattr(psycopg.errors, error)), built.transaction():
+        built.execute(f"CREATE TEMP TABLE probe AS SELECT * FROM {table} LIMIT 1")
+        built.execute(f"UPDATE probe SET {column} = %s", [value])
+        built.execute(f"INSERT INTO {table} SELECT * FROM probe")

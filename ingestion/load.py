@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
 import time
 from collections import Counter
@@ -463,9 +464,19 @@ def _write_receipt_file(receipt: Receipt, settings: Settings) -> None:
 def restore_receipt_files(conn, settings: Settings) -> int:
     """Write the receipt files a killed ingest left unwritten (it died between the commit and
     the file write): audit holds every receipt, so the city's copy can always be made again."""
+    listed: dict[Path, set[str]] = {}  # one listing per city folder, not a stat per audit row
+
+    def written(path: Path) -> bool:
+        if path.parent not in listed:
+            try:
+                listed[path.parent] = set(os.listdir(path.parent))
+            except FileNotFoundError:
+                listed[path.parent] = set()
+        return path.name in listed[path.parent]
+
     missing = [file_id for file_id, city, name in conn.execute(
         "SELECT file_id, city_code, file_name FROM audit.submissions WHERE receipt IS NOT NULL").fetchall()
-        if not settings.receipt_path(city, name, file_id).exists()]
+        if not written(settings.receipt_path(city, name, file_id))]
     for (data,) in conn.execute("SELECT receipt FROM audit.submissions WHERE file_id = ANY(%s)", [missing]):
         _write_receipt_file(Receipt.from_json(data), settings)
     return len(missing)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
 import time
 from collections import Counter
@@ -463,9 +464,19 @@ def _write_receipt_file(receipt: Receipt, settings: Settings) -> None:
 def restore_receipt_files(conn, settings: Settings) -> int:
     """Write the receipt files a killed ingest left unwritten (it died between the commit and
     the file write): audit holds every receipt, so the city's copy can always be made again."""
+    listed: dict[Path, set[str]] = {}  # one listing per city folder, not a stat per audit row
+
+    def written(path: Path) -> bool:
+        if path.parent not in listed:
+            try:
+                listed[path.parent] = set(os.listdir(path.parent))
+            except FileNotFoundError:
+                listed[path.parent] = set()
+        return path.name in listed[path.parent]
+
     missing = [file_id for file_id, city, name in conn.execute(
         "SELECT file_id, city_code, file_name FROM audit.submissions WHERE receipt IS NOT NULL").fetchall()
-        if not settings.receipt_path(city, name, file_id).exists()]
+        if not written(settings.receipt_path(city, name, file_id))]
     for (data,) in conn.execute("SELECT receipt FROM audit.submissions WHERE file_id = ANY(%s)", [missing]):
         _write_receipt_file(Receipt.from_json(data), settings)
     return len(missing)
@@ -537,11 +548,34 @@ def _analyze_if_stale(conn, table: str) -> None:
         conn.execute(f"ANALYZE {table}")
 
 
+# Statistics counting fewer rows than this share of a partition's rows are stale (autovacuum's
+# default analyze scale factor, 0.1, as a share of the rows the statistics counted).
+STALE_SHARE = 0.9
+
+
 def _analyze_loaded_months(conn, receipts: list[Receipt]) -> None:
     """Fresh statistics for the trade partitions that got rows, once per partition: the build
-    that follows plans its joins on them (autovacuum would only get there within a minute)."""
-    for period in sorted({r.period for r in receipts if r.kind == "trade" and r.rows_loaded and r.period}):
-        conn.execute(f"ANALYZE {partition_name(TRADE, period)}")
+    that follows plans its joins on them (autovacuum would only get there within a minute).
+
+    A partition whose statistics already count its rows (within a tenth) is left alone: when
+    several ingests load the same months at once (Airflow's city tasks, two pool slots), the
+    last to finish would otherwise analyse every month again, each one that finishes earlier
+    too, and every ANALYZE of a month reads most of it. Raw rows are never deleted, so the
+    month's rows are the rows of its loaded files in audit, committed with them; the ANALYZE
+    that last counted them left its count in pg_class.reltuples (-1: never analysed).
+    """
+    periods = sorted({r.period for r in receipts if r.kind == "trade" and r.rows_loaded and r.period})
+    if not periods:
+        return
+    rows = dict(conn.execute(
+        """SELECT period, sum(rows) FROM audit.submissions
+           WHERE kind = 'trade' AND period = ANY(%s) AND status IN ('accepted', 'partial')
+           GROUP BY period""", [periods]).fetchall())
+    for period in periods:
+        name = partition_name(TRADE, period)
+        counted = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [name]).fetchone()[0]
+        if counted < 0 or counted < STALE_SHARE * rows.get(period, 0):
+            conn.execute(f"ANALYZE {name}")
 
 
 def _connect(settings: Settings, wait: float = 0) -> psycopg.Connection:

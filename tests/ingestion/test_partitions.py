@@ -50,6 +50,26 @@ def test_each_month_lands_in_its_own_partition(warehouse, tmp_path, settings):
     assert "trade_2025_09" in plan and "trade_2025_08" not in plan and "trade_2025_10" not in plan
 
 
+def test_a_month_is_analysed_again_only_when_its_statistics_miss_a_tenth_of_its_rows(warehouse, tmp_path, settings):
+    """Several ingests loading one month (Airflow's city tasks) do not each re-read all of it."""
+    def analyses() -> int:
+        return warehouse.execute("SELECT analyze_count FROM pg_stat_user_tables "
+                                 "WHERE relid = 'raw.trade_2025_09'::regclass").fetchone()[0]
+
+    def ingest(city: str, rows: int) -> None:
+        path = write_trade(tmp_path / city / f"trade_{city}_202509.csv", [trade_row(i) for i in range(rows)])
+        assert [r.status for r in ingest_paths([path], settings)] == ["accepted"]
+
+    ingest("430100", 100)
+    assert analyses() == 1  # a month without statistics
+    ingest("430200", 5)  # 105 rows, 100 counted: fresh enough
+    assert analyses() == 1
+    ingest("430300", 50)  # 155 rows, 100 counted
+    assert analyses() == 2
+    assert warehouse.execute("SELECT reltuples FROM pg_class WHERE oid = 'raw.trade_2025_09'::regclass"
+                             ).fetchone() == (155,)
+
+
 def test_a_correction_and_a_rejected_file_touch_only_their_month(warehouse, tmp_path, settings):
     _ingest_months(tmp_path, settings)
     before = _partitions(warehouse)

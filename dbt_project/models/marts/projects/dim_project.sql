@@ -4,16 +4,17 @@
 -- (exclusive); the current version has no end. A month missing from the
 -- ledgers (gap, combined 1–2月) neither ends nor starts a version.
 -- Rows in int_projects__versioned never change once built, but where a version
--- ends does when a later month arrives. Incremental by project
--- (macros/dim_project_state.sql): a new month continues each project's versions
--- from the row built before (its span, last row and end) with the new months'
--- rows; a city with a corrected, returned or late ledger is worked out again
--- from its whole history. Either way equals a full refresh (tests/dbt/test_kpi.py).
+-- ends does when a later month arrives. Incremental by version
+-- (macros/dim_project_state.sql): a new month rewrites the current versions it
+-- changes, continuing each from the row built before (its span, last row and
+-- end) with the new months' rows, and adds the versions they start; a city with
+-- a corrected, returned or late ledger is worked out again from its whole
+-- history. Either way equals a full refresh (tests/dbt/test_kpi.py).
 -- depends_on: {{ ref('stg_audit__current_submissions') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='project_id',
+    unique_key='project_key',
     on_schema_change='fail',
     pre_hook="{{ delete_recomputed_cities() }}",
     post_hook="{{ record_dim_project_ledgers() }}",
@@ -36,39 +37,38 @@ changes as (
     {{ dim_project_changes() }}
 ),
 
--- the projects to write: every project of a recomputed city (its rows were deleted by the
--- pre_hook), and in an appended city those with new rows or whose 最新台账 flag may flip
-projects as (
-    select v.project_id, 0 as keeps_built, cast(null as {{ dbt.type_string() }}) as after_period
-    from {{ ref('int_projects__versioned') }} as v
-    inner join changes as c on c.city_code = v.city_code and c.is_append = 0
-    union
-    select v.project_id, 1, c.reflected_period
-    from {{ ref('int_projects__versioned') }} as v
-    inner join changes as c on c.city_code = v.city_code and c.is_append = 1
-    where c.reflected_period is null or v.period > c.reflected_period
-    union
-    select d.project_id, 1, c.reflected_period
-    from {{ this }} as d
-    inner join changes as c on c.city_code = d.city_code and c.is_append = 1
-    where d.last_seen_period = c.reflected_period  -- is_in_latest_ledger, by the index
-),
-
 new_rows as (
+    -- a recomputed city's whole history (its rows were deleted by the pre_hook); an appended
+    -- city's new months
     select v.*
     from {{ ref('int_projects__versioned') }} as v
-    inner join projects as p
-        on p.project_id = v.project_id
-    where p.keeps_built = 0 or p.after_period is null or v.period > p.after_period
+    inner join changes as c
+        on c.city_code = v.city_code
+    where c.is_append = 0 or c.reflected_period is null or v.period > c.reflected_period
 ),
 
 built as (
-    -- the versions already built of the appended projects
+    -- in an appended city, the current versions already built that the new months change:
+    -- those of projects with new rows (their span, last row or end) and those of the latest
+    -- ledger built (whether they are still in the latest ledger). No other version changes.
     select d.*
     from {{ this }} as d
-    inner join projects as p
-        on p.project_id = d.project_id
-       and p.keeps_built = 1
+    where d.is_current
+      and d.project_key in (
+          select b.project_key
+          from {{ this }} as b
+          inner join changes as c
+              on c.city_code = b.city_code and c.is_append = 1
+          where b.is_current and b.last_seen_period = c.reflected_period
+          union
+          select b.project_key
+          from {{ this }} as b
+          inner join new_rows as n
+              on n.project_id = b.project_id
+          inner join changes as c
+              on c.city_code = n.city_code and c.is_append = 1
+          where b.is_current
+      )
 ),
 
 starts as (

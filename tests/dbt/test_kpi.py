@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,44 @@ def test_december_ytd_equals_the_year(built):
     total = built.execute("SELECT value_ytd FROM marts.kpi_city_month WHERE kpi_code = 'trade_total' "
                           "AND period = '2024-12' AND city_code = '430000'").fetchone()[0]
     assert 4000 < total < 7500  # the province's goods trade: some 5–6 thousand 亿元 a year
+
+
+def test_trade_cells_match_a_pandas_group_by_of_the_files(built):
+    """fct_trade_month against the city-month's trade CSV as archived: per cell (direction ×
+    trade mode × partner × HS chapter) the sums, the detail rows and the distinct enterprises."""
+    import pandas as pd
+
+    from ingestion.contract import TRADE
+
+    header = {c.name: c.header for c in TRADE.columns}
+    files = built.execute(
+        "SELECT archive_path, file_id, city_code, period FROM audit.submissions WHERE period = '2025-03' "
+        "AND kind = 'trade' AND status = 'accepted' AND superseded_at IS NULL").fetchall()
+    assert len(files) >= 10
+    cells = shared = 0
+    for path, file_id, city, period in files:
+        raw = Path(path).read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gbk")
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        frame = frame.assign(hs_chapter=frame[header["hs_code"]].str[:2],
+                             cny=pd.to_numeric(frame[header["amount_cny"]]))
+        keys = [header["direction"], header["trade_mode"], header["partner_country"], "hs_chapter"]
+        want = frame.groupby(keys).agg(cny=("cny", "sum"), rows=("cny", "size"),
+                                       enterprises=(header["enterprise_code"], "nunique"))
+        got = pd.DataFrame(built.execute(
+            "SELECT direction, trade_mode, partner_country, hs_chapter, amount_cny::float8, detail_rows, enterprises "
+            "FROM marts.fct_trade_month WHERE city_code = %s AND period = %s AND source_file_id = %s",
+            [city, period, file_id]).fetchall(), columns=[*keys, "cny", "rows", "enterprises"]).set_index(keys)
+        cells, shared = cells + len(want), shared + int((want["enterprises"] > 1).sum())
+        assert sorted(got.index) == sorted(want.index)
+        got = got.loc[want.index]
+        assert (got["rows"].to_numpy() == want["rows"].to_numpy()).all()
+        assert (got["enterprises"].to_numpy() == want["enterprises"].to_numpy()).all()
+        assert got["cny"].to_numpy() == pytest.approx(want["cny"].to_numpy(), rel=1e-9)
+    assert cells > 200 and shared > 20  # many cells, and many with several enterprises to count once each
 
 
 # The province against independent figures (province totals, Σ当月 and YTD, 同比 for complete and

@@ -88,3 +88,26 @@ where t.city_code = r.city_code
     where not exists (select 1 from {{ this }} as t where t.file_id = l.file_id)
     {%- endif %}
 {%- endmacro %}
+
+
+{#- A condition on {{ this }}'s (city_code, period) that keeps, for each city with a ledger to
+    build, its last ledger already built: constants, found when the model compiles, so the
+    planner reads those ranges of the (city_code, period) index and nothing else (as a join,
+    Postgres re-ran the max() for every row). Rows deleted by the pre_hook after the lookup only
+    make the condition keep less, never a wrong row: nothing is added before the model runs. -#}
+{% macro last_built_ledgers(alias) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set found = run_query(
+            "select c.city_code, (select max(x.period) from " ~ this ~ " as x where x.city_code = c.city_code)"
+            ~ " from (select distinct city_code from (" ~ ledgers_to_build() ~ ") as l) as c") -%}
+        {%- set pairs = [] -%}
+        {%- for row in found.rows if row[1] is not none -%}
+            {%- do pairs.append("('" ~ row[0] ~ "', '" ~ row[1] ~ "')") -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if pairs -%}
+        ({{ alias }}.city_code, {{ alias }}.period) in ({{ pairs | join(', ') }})
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{%- endmacro %}

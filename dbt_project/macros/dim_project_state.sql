@@ -74,3 +74,26 @@ select file_id, city_code, period
 from {{ ref('stg_audit__current_submissions') }}
 where kind = 'workbook'
 {%- endmacro %}
+
+
+{#- The rows of int_projects__versioned (as ``alias``) that new_rows may need, as constants found
+    when the model compiles: a recomputed city's all, an appended city's after reflected_period.
+    Postgres then reads ranges of the (city_code, period) index instead of the whole history,
+    which a join with dim_project_changes() made it scan. The pre_hook changes neither input. -#}
+{% macro dim_project_rows_to_read(alias) -%}
+    {%- set parts = [] -%}
+    {%- if execute -%}
+        {%- for row in run_query(dim_project_changes()).rows -%}
+            {%- if row[2] == 1 and row[1] is not none -%}
+                {%- do parts.append("(" ~ alias ~ ".city_code = '" ~ row[0] ~ "' and " ~ alias ~ ".period > '" ~ row[1] ~ "')") -%}
+            {%- else -%}
+                {%- do parts.append("(" ~ alias ~ ".city_code = '" ~ row[0] ~ "')") -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if parts -%}
+        ({{ parts | join(' or ') }})
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{%- endmacro %}

@@ -17,11 +17,14 @@
 -- the table (its "anchor"). Only backward-looking columns live here, so rows
 -- once built never change; where a version ends is dim_project's business.
 -- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_audit__submissions') }}, {{ ref('stg_raw__projects') }} (macros/ledger_partitions.sql)
+{#- post_hook: the month just appended lies past the planner's statistics; without fresh ones it
+    takes the month's 110 k rows for one and plans dim_project's joins as nested loops. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_stale_ledger_partitions() }}",
+    post_hook="{{ refresh_statistics(this) }}",
     indexes=[
         {'columns': ['project_id', 'period']},
         {'columns': ['city_code', 'period']},
@@ -92,7 +95,8 @@ anchors as (
     select * from in_last_built
     union all
     {{ latest_rows(this, 'project_id', 'period',
-                   'select project_id from new_rows where project_id not in (select project_id from in_last_built)') }}
+                   'select n.project_id from new_rows as n where not exists '
+                   '(select 1 from in_last_built as a where a.project_id = n.project_id)') }}
 ),
 {%- endif %}
 

@@ -11,6 +11,8 @@
 -- a corrected, returned or late ledger is worked out again from its whole
 -- history. Either way equals a full refresh (tests/dbt/test_kpi.py).
 -- depends_on: {{ ref('stg_audit__current_submissions') }}
+{#- project_key and (project_id, valid_from) are indexed by their constraints (the yml): each
+    index more costs every month's rewrite of the current versions. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -18,11 +20,7 @@
     on_schema_change='fail',
     pre_hook="{{ delete_recomputed_cities() }}",
     post_hook="{{ record_dim_project_ledgers() }}",
-    indexes=[
-        {'columns': ['project_key'], 'unique': true},
-        {'columns': ['project_id']},
-        {'columns': ['city_code', 'last_seen_period']},
-    ],
+    indexes=[{'columns': ['city_code', 'last_seen_period']}],
 ) }}
 {%- set attributes = [
     'project_id', 'city_code', 'version_number', 'project_name', 'county_code', 'park_code',
@@ -44,30 +42,39 @@ new_rows as (
     from {{ ref('int_projects__versioned') }} as v
     inner join changes as c
         on c.city_code = v.city_code
-    where c.is_append = 0 or c.reflected_period is null or v.period > c.reflected_period
+    where (c.is_append = 0 or c.reflected_period is null or v.period > c.reflected_period)
+      and {{ dim_project_rows_to_read('v') }}
+),
+
+-- In an appended city, the current versions already built that the new months change: those
+-- of the latest ledger built (whether they are still in the latest ledger; nearly all of a
+-- month's), and those of the other projects with new rows (their span, last row or end), a
+-- few new or back after a gap, looked up one by one. No other version changes.
+seen_last as (
+    select b.project_key, b.project_id
+    from {{ this }} as b
+    inner join changes as c
+        on c.city_code = b.city_code and c.is_append = 1
+    where b.is_current and b.last_seen_period = c.reflected_period
 ),
 
 built as (
-    -- in an appended city, the current versions already built that the new months change:
-    -- those of projects with new rows (their span, last row or end) and those of the latest
-    -- ledger built (whether they are still in the latest ledger). No other version changes.
     select d.*
     from {{ this }} as d
     where d.is_current
       and d.project_key in (
-          select b.project_key
-          from {{ this }} as b
-          inner join changes as c
-              on c.city_code = b.city_code and c.is_append = 1
-          where b.is_current and b.last_seen_period = c.reflected_period
+          select project_key from seen_last
           union
           select b.project_key
           from {{ this }} as b
-          inner join new_rows as n
-              on n.project_id = b.project_id
-          inner join changes as c
-              on c.city_code = n.city_code and c.is_append = 1
           where b.is_current
+            and b.project_id in (
+                select n.project_id
+                from new_rows as n
+                inner join changes as c
+                    on c.city_code = n.city_code and c.is_append = 1
+                where not exists (select 1 from seen_last as l where l.project_id = n.project_id)
+            )
       )
 ),
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from itertools import chain, islice
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import python_calamine
 
@@ -150,5 +151,7 @@ def read_sheet(wb: Workbook, sheet: Sheet, file: str) -> tuple[pd.DataFrame, lis
     frame = pd.DataFrame(records, columns=names, dtype="object")
     frame["row_number"] = pd.Series(numbers, index=frame.index, dtype="int64")
     # Rows where every contract cell is empty are spacing, not data.
-    blank = frame[names].map(lambda v: v is None or (isinstance(v, str) and not v.strip())).all(axis=1)
+    blank = np.ones(len(frame), dtype=bool)
+    for values in zip(*records) if records else ():
+        blank &= np.fromiter((v is None or (isinstance(v, str) and not v.strip()) for v in values), bool, len(values))
     return frame.loc[~blank].reset_index(drop=True), warnings

@@ -38,14 +38,22 @@ MILESTONES = (("签约", "signed_date"), ("注册", "registered_date"), ("开工
 
 
 # --- cell parsing ----------------------------------------------------------------
+# Cells arrive as Python objects of mixed types; a comprehension over the array is several
+# times faster than Series.map for these per-cell type tests.
+def _is(series: pd.Series, sentinel: object) -> np.ndarray:
+    values = series.to_numpy()
+    return np.fromiter((v is sentinel for v in values), bool, len(values))
+
+
+def _is_date(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy()
+    return np.fromiter((isinstance(v, dt.date) for v in values), bool, len(values))
+
+
 def as_text(series: pd.Series) -> pd.Series:
     """Cell values as stripped text; empty cells become <NA>; 12.0 read from Excel becomes '12'."""
-    def norm(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return v
-
-    s = series.map(norm).astype("string").str.strip()
+    values = [str(int(v)) if isinstance(v, float) and v.is_integer() else v for v in series.to_numpy()]
+    s = pd.Series(values, index=series.index, dtype="string").str.strip()
     return s.mask(s == "")
 
 
@@ -65,10 +73,10 @@ def parse_date(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     Returns the parsed dates (NaT where unparseable) and a mask of the cells
     that were Excel serial numbers (accepted, with a warning on the receipt).
     """
-    is_date = raw.map(lambda v: isinstance(v, (dt.date, dt.datetime)))
+    is_date = pd.Series(_is_date(raw), index=raw.index)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if is_date.any():
-        out[is_date] = pd.to_datetime(raw[is_date].map(lambda v: dt.datetime(v.year, v.month, v.day)))
+        out[is_date] = pd.to_datetime([dt.datetime(v.year, v.month, v.day) for v in raw[is_date].to_numpy()])
     text = as_text(raw.where(~is_date, None))
     num = pd.to_numeric(text, errors="coerce")
     serial = (num >= SERIAL_RANGE[0]) & (num <= SERIAL_RANGE[1]) & (num % 1 == 0)
@@ -127,13 +135,14 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
 
     for col in sheet.columns:
         raw = frame[col.name]
-        uncached = raw.map(lambda v: v is UNCACHED_FORMULA).to_numpy(dtype=bool)
+        uncached = _is(raw, UNCACHED_FORMULA)
         if uncached.any():
             c.flag(uncached, col, pd.Series([None] * len(raw)), "formula_no_value", *cell_rule("formula_no_value"),
                    explains=True)
             raw = raw.where(~uncached, None)
         if col.dtype == "date":
-            text = as_text(raw.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v))
+            values = [v.isoformat() if isinstance(v, dt.date) else v for v in raw.to_numpy()]
+            text = as_text(pd.Series(values, index=raw.index, dtype=object))
         else:
             text = as_text(raw)
         _cell_characters(c, col, text)
@@ -203,7 +212,8 @@ def validate(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str,
     good = typed.loc[~c.bad].reset_index(drop=True)
     for col in sheet.columns:
         if col.dtype == "date":
-            good[col.name] = good[col.name].map(lambda t: None if pd.isna(t) else t.date()).astype(object)
+            stamps = good[col.name]
+            good[col.name] = pd.Series(stamps.dt.date, dtype=object).where(stamps.notna(), None)
     return good, c.issues
 
 

@@ -51,3 +51,13 @@
 {% macro province_code() -%}
     '{{ var("openecon_province_code") }}'
 {%- endmacro %}
+
+{#- pre_hook of a model whose grouping the planner would rather sort (it underestimates the rows):
+    for this model's transaction only, hash aggregation, which spills far less -#}
+{% macro prefer_hash_aggregation() -%}
+    {{ return(adapter.dispatch('prefer_hash_aggregation')()) }}
+{%- endmacro %}
+
+{% macro postgres__prefer_hash_aggregation() -%}
+    set local enable_sort = off
+{%- endmacro %}

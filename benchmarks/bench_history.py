@@ -8,7 +8,7 @@ a private embedded cluster, the warehouse reset before each run. BENCH_HISTORY_R
   single  the 长沙 trade file of the last month, alone (start-up included);
   one     the history in one process;
   two     the history in two processes at once (cities in two groups of about equal bytes,
-          as bench_month.split_cities makes them);
+          by bytes);
   pool    one process per city, two at a time, largest first (Airflow's 2-slot pool);
   growth  the last month's files on an empty warehouse, then after the months before.
 
@@ -66,7 +66,7 @@ def trade_rows(files: list[Path]) -> int:
 
 
 def groups(cities: list[str], periods: list[str]) -> list[list[str]]:
-    """Two groups of cities of about equal bytes, as bench_month.split_cities makes them."""
+    """Two groups of cities of about equal bytes."""
     size = {c: sum(f.stat().st_size for f in files_of([c], periods)) for c in cities}
     out: list[list[str]] = [[], []]
     for c in sorted(size, key=size.get, reverse=True):

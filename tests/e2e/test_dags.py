@@ -164,7 +164,7 @@ def test_ingest_maps_over_cities(airflow_db, warehouse, settings, sample_dir):
     assert mapped == list(range(14))
 
 
-def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sample_dir, capfd, monkeypatch):
+def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sample_dir, monkeypatch):
     import json
 
     from airflow.utils.state import DagRunState, TaskInstanceState
@@ -184,19 +184,21 @@ def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sa
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["dbt_build"] == TaskInstanceState.SUCCESS
     assert states["quality_gate"] == TaskInstanceState.FAILED
-    out = capfd.readouterr()
-    text = out.out + out.err
-    assert "expect_column_pair_values_a_to_be_greater_than_b" in text
-    assert "marts.fct_park_month" in text and "enterprises,above_scale_enterprises" in text
 
-    # The failed gate is recorded once (a failed blocking gate is not retried) and mailed.
+    # The failed gate is recorded once (a failed blocking gate is not retried), naming the rule,
+    # the table and the columns (what the task's log shows; read here from the record, because
+    # the task log's capture was seen to miss it once under load), and mailed.
     failures = warehouse.execute("SELECT dag_id, run_id, task_id, try_number, logical_date IS NOT NULL, exception "
                                  "FROM audit.pipeline_failures").fetchall()
-    assert len(failures) == 1
+    assert len(failures) == 1, failures
     dag_id, run_id, task_id, try_number, has_date, exception = failures[0]
     assert (dag_id, run_id, task_id, try_number, has_date) == ("warehouse_build", run.run_id, "quality_gate", 1, True)
-    assert exception.startswith("AirflowFailException")
-    assert "expect_column_pair_values_a_to_be_greater_than_b" in exception
+    assert exception.startswith("AirflowFailException"), exception
+    assert "expect_column_pair_values_a_to_be_greater_than_b" in exception, exception
+    assert "marts.fct_park_month" in exception and "enterprises,above_scale_enterprises" in exception, exception
+    gate = warehouse.execute("SELECT success, blocking_failures FROM audit.quality_runs "
+                             "ORDER BY started_at DESC LIMIT 1").fetchone()
+    assert gate == (False, 1)
     sink.close()
     assert len(sink.messages) == 1
     assert "duty@example.org" in sink.messages[0] and "warehouse_build.quality_gate" in sink.messages[0]

@@ -7,8 +7,7 @@ a private embedded cluster, the warehouse reset before each run. BENCH_HISTORY_R
 
   single  the 长沙 trade file of the last month, alone (start-up included);
   one     the history in one process;
-  two     the history in two processes at once (cities in two groups of about equal bytes,
-          by bytes);
+  two     the history in two processes at once (cities in two groups of about equal bytes);
   pool    one process per city, two at a time, largest first (Airflow's 2-slot pool);
   growth  the last month's files on an empty warehouse, then after the months before.
 

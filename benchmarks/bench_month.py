@@ -8,7 +8,7 @@ BENCH_MONTH_SCALE (default 10: 长沙 ≈ 1 M trade rows a month, the province �
    tasks in the 2-slot pool run them); a bare COPY of the same trade files; DataFrame.to_sql on a
    sample of one of them;
 2. for 1 and for 3 years of history: ingest the history (the same way), build it once, ingest the
-   new month (two processes), build + gate it incrementally (dbt and GX apart), a bare SQL
+   new month (the same way), build + gate it incrementally (dbt and GX apart), a bare SQL
    aggregation of the month's trade rows, the database size;
 3. on the longest history: the quarter's three documents, and BI latency (p95 of 20 runs).
 

@@ -46,9 +46,10 @@ class DbParams:
             auth += ":" + quote(self.password, safe="")
         return f"{driver}://{auth}@{self.host}:{self.port}/{dbname or self.dbname}"
 
-    def session_url(self, driver: str) -> str:
-        """A SQLAlchemy URL whose sessions carry SESSION_OPTIONS, as conninfo()'s do."""
-        return f"{self.url(driver)}?options={quote(SESSION_OPTIONS, safe='')}"
+    def session_url(self, driver: str, options: str = "") -> str:
+        """A SQLAlchemy URL whose sessions carry SESSION_OPTIONS, as conninfo()'s do, and ``options``
+        (more ``-c name=value``)."""
+        return f"{self.url(driver)}?options={quote(f'{SESSION_OPTIONS} {options}'.strip(), safe='')}"
 
     def conninfo(self, dbname: str | None = None) -> dict:
         """Keyword arguments for psycopg.connect."""

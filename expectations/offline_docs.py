@@ -88,9 +88,12 @@ def _vendor(docs_dir: Path, source: Path) -> Path:
     return vendor
 
 
-def localize(docs_dir: Path) -> int:
+def localize(docs_dir: Path, since: float | None = None) -> int:
     """Rewrite the Data Docs pages under ``docs_dir`` to load only local files; returns pages rewritten.
 
+    ``since`` (a time.time()): only the pages written since then, those of the run that just
+    built them; the earlier runs' pages were rewritten by their runs (hundreds of pages, each
+    read and searched again every gate, cost 1 s).
     Idempotent: a page already rewritten has no CDN URL left and is not touched again.
     Without the installed assets it logs a warning and leaves the pages as GX wrote them
     (they still work online).
@@ -103,6 +106,8 @@ def localize(docs_dir: Path) -> int:
     logo = docs_dir / "static" / "images" / "logo-long.png"
     changed, left = 0, set()
     for page in docs_dir.rglob("*.html"):
+        if since is not None and page.stat().st_mtime < since:
+            continue
         html = page.read_text(encoding="utf-8")
         if "https://" not in html:
             continue

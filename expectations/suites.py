@@ -166,9 +166,18 @@ def bulk_rule(sheet: contract.Sheet) -> ExpectNoRowsBreakingRule:
     return rule(f"{sheet.name}_rows_as_contracted",
                 f"every row of the window has its required values, codes in their lists, patterns and "
                 f"minimums as the contract declares (one scan; {len(checks)} checks)", f"""
-        select file_id, row_number, {shown}, broken_columns
-        from (select *, {broken} as broken_columns from {{batch}} as b) as t
-        where broken_columns <> ''""")
+        select file_id, row_number, {shown}, {broken} as broken_columns
+        from {{batch}} as b
+        where {_any_true(cond for _col, cond in checks)}""")
+
+
+def _any_true(conditions) -> str:
+    """A rule's filter as its conditions themselves, not a test of the column they compute:
+    Postgres then estimates the failing rows from the statistics (few) rather than guessing
+    most of the window, and plans the scan of millions of rows in parallel (2.2 M raw trade
+    rows: 6.5 -> 3.7 s). A condition that is null (a null value) selects nothing, as
+    ``coalesce(condition, false)`` in the column."""
+    return " or ".join(f"({c})" for c in conditions)
 
 
 def raw_suite(sheet: contract.Sheet, window: str, months: list[str] | None = None) -> SuiteSpec:
@@ -314,9 +323,9 @@ def stg_trade(cities: list[str], window: str, months: list[str] | None = None) -
         rule("trade_rows_typed_and_in_lists", "every trade row of the window has a valid period, city, "
              "direction, trade mode, non-negative amounts and an enterprise code", f"""
             select city_code, period, file_id, row_number, direction, trade_mode, amount_cny, amount_usd,
-                   broken_columns
-            from (select *, {broken} as broken_columns from {{batch}} as b) as t
-            where broken_columns <> ''"""),
+                   {broken} as broken_columns
+            from {{batch}} as b
+            where {_any_true(f"{cond} or {col} is null" for col, cond in checks.items())}"""),
     )
     return SuiteSpec("staging.stg_raw__trade", "staging", "stg_raw__trade", exps,
                      query=f"select * from staging.stg_raw__trade where {window}"

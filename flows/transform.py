@@ -16,6 +16,7 @@ import psycopg
 from core.files import atomic_copy
 from core.settings import Settings
 from flows.warehouse import prepare
+from ingestion.schema import refresh_month_statistics
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ def _mark_seeds(settings: Settings, digest: str) -> None:
 
 
 def dbt_build(settings: Settings, full_refresh: bool = False) -> None:
-    """Create what ingestion owns (so dbt sources exist on an empty database), then dbt build.
+    """Create what ingestion owns (so dbt sources exist on an empty database), refresh the
+    statistics of the trade months loaded since the last build, then dbt build.
 
     What a build leaves out, because it cannot have changed since the last one: dbt's unit
     tests (fixed inputs: they test the code, which `make test` runs them on; dbt's advice is
@@ -84,6 +86,9 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> None:
     columns; it gives the same rows as the incremental path on unchanged inputs.
     """
     prepare(settings)
+    with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
+        if analysed := refresh_month_statistics(conn):
+            log.info("statistics refreshed for %s", ", ".join(analysed))
     digest = seeds_digest(settings.dbt_project_dir)
     reseed = full_refresh or not seeds_loaded(settings, digest)
     dbt(["build", *(["--full-refresh"] if full_refresh else []), "--exclude-resource-type", "unit_test",

@@ -532,7 +532,6 @@ def ingest_paths(paths: list[Path], settings: Settings, *, allow_shrink: bool = 
                     if attempt == 2 or not lost:
                         receipts.append(_reject_after_failure(p, conn, settings, exc, allow_shrink, lost))
                         break
-        _analyze_loaded_months(conn, receipts)
     finally:
         conn.close()
     return receipts
@@ -546,36 +545,6 @@ def _analyze_if_stale(conn, table: str) -> None:
                        "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = %s::regclass", [table]).fetchone()
     if row and row[0] > 0.1 * row[1] + 1000:
         conn.execute(f"ANALYZE {table}")
-
-
-# Statistics counting fewer rows than this share of a partition's rows are stale (autovacuum's
-# default analyze scale factor, 0.1, as a share of the rows the statistics counted).
-STALE_SHARE = 0.9
-
-
-def _analyze_loaded_months(conn, receipts: list[Receipt]) -> None:
-    """Fresh statistics for the trade partitions that got rows, once per partition: the build
-    that follows plans its joins on them (autovacuum would only get there within a minute).
-
-    A partition whose statistics already count its rows (within a tenth) is left alone: when
-    several ingests load the same months at once (Airflow's city tasks, two pool slots), the
-    last to finish would otherwise analyse every month again, each one that finishes earlier
-    too, and every ANALYZE of a month reads most of it. Raw rows are never deleted, so the
-    month's rows are the rows of its loaded files in audit, committed with them; the ANALYZE
-    that last counted them left its count in pg_class.reltuples (-1: never analysed).
-    """
-    periods = sorted({r.period for r in receipts if r.kind == "trade" and r.rows_loaded and r.period})
-    if not periods:
-        return
-    rows = dict(conn.execute(
-        """SELECT period, sum(rows) FROM audit.submissions
-           WHERE kind = 'trade' AND period = ANY(%s) AND status IN ('accepted', 'partial')
-           GROUP BY period""", [periods]).fetchall())
-    for period in periods:
-        name = partition_name(TRADE, period)
-        counted = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [name]).fetchone()[0]
-        if counted < 0 or counted < STALE_SHARE * rows.get(period, 0):
-            conn.execute(f"ANALYZE {name}")
 
 
 def _connect(settings: Settings, wait: float = 0) -> psycopg.Connection:

@@ -13,7 +13,7 @@ import logging
 import psycopg
 
 from core.periods import shift
-from ingestion.contract import PARTITION_KEY, SHEETS, Sheet, raw_ddl
+from ingestion.contract import PARTITION_KEY, SHEETS, TRADE, Sheet, raw_ddl
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,36 @@ def month_partition(conn: psycopg.Connection, sheet: Sheet, period: str) -> str:
                      f"FOR VALUES FROM ('{start}') TO ('{end}')")
     log.info("created partition %s", name)
     return name
+
+
+# Statistics counting fewer rows than this share of a partition's rows are stale (autovacuum's
+# default analyze scale factor, 0.1, as a share of the rows the statistics counted).
+STALE_SHARE = 0.9
+
+
+def refresh_month_statistics(conn: psycopg.Connection) -> list[str]:
+    """ANALYZE each month partition of raw.trade whose statistics miss a tenth of its rows; returns
+    the partitions analysed. The build runs it before dbt plans its joins on them.
+
+    Here and not after each ingest: a month's files arrive as one ingest per city (Airflow's
+    mapped tasks, two at a time), and each finishing ingest found the month grown by a tenth
+    and read most of it again (six times for the 14 files of a month at the province's volume,
+    a second or more each, while the other city's load waited for the core). Raw rows are never
+    deleted, so a month's rows are the rows of its loaded files in audit; the ANALYZE that last
+    counted them left its count in pg_class.reltuples (-1: never analysed).
+    """
+    rows = dict(conn.execute(
+        """SELECT period, sum(rows) FROM audit.submissions
+           WHERE kind = 'trade' AND status IN ('accepted', 'partial') AND rows > 0
+           GROUP BY period""").fetchall())
+    analysed = []
+    for period in sorted(rows):
+        name = partition_name(TRADE, period)
+        counted = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [name]).fetchone()
+        if counted is not None and (counted[0] < 0 or counted[0] < STALE_SHARE * rows[period]):
+            conn.execute(f"ANALYZE {name}")
+            analysed.append(name)
+    return analysed
 
 
 def _relkind(conn: psycopg.Connection, name: str) -> str | None:

@@ -904,7 +904,7 @@ def draft(conn, settings, period: Period, out_dir: Path, allow_incomplete: bool 
                    doc_key=publish.version_key(period.kind, period.label, edition.version))
         yield "html", templating.render(f"{period.kind}.html.j2", **ctx, medium="html")
         printed = templating.render(f"{period.kind}.html.j2", **ctx, medium="print")
-        yield "pdf", templating.pdf(printed)
+        yield "pdf", templating.pdf_in_background(printed)  # written once ready, after the rest
         yield "docx", lambda path: docx_writer.write(path, printed)
         yield "xlsx", lambda path: xlsx.write(path, ctx)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,9 +49,10 @@ from reports.fingerprint import fingerprint
 
 LOCAL_TZ = ZoneInfo(TIMEZONE)
 
-# What a document yields for each of its files: text (UTF-8), bytes, or a function that
-# writes the file at the (temporary) path it is given, for libraries that write to a name.
-Content = str | bytes | Callable[[Path], None]
+# What a document yields for each of its files: text (UTF-8), bytes, a function that writes the
+# file at the (temporary) path it is given, for libraries that write to a name, or a Future of
+# text or bytes being made elsewhere (written last, once the other files and the trace pages are).
+Content = str | bytes | Callable[[Path], None] | Future
 
 
 @dataclass(frozen=True)
@@ -214,10 +216,13 @@ def publish(conn, build: Callable[[object], Draft]) -> dict:
             changes = draft.diff(prev["figures"], draft.figures) if prev else []
             corrections = find_corrections(conn, prev, draft) if prev else []
         edition = Edition(version, changes, dv, draft.sources, quality_run_id, corrections)
-        _write_files(draft, edition, timings, t0)
+        pending = _write_files(draft, edition, timings, t0)
         explained = draft.trace(edition) if draft.trace is not None else {}
         if draft.trace is not None:
             timings["trace"] = _since(t0)
+        for suffix, future in pending:
+            write_file(draft.path(edition.version, suffix), future)
+            timings[suffix] = _since(t0)
         record(conn, draft.kind, draft.period, version, dv, [str(p) for p in draft.paths(version)], changes,
                dict(draft.figures), quality_run_id=quality_run_id, content_hash=draft.content_hash,
                corrections=corrections, incomplete=draft.incomplete, cells=draft.cells,
@@ -231,22 +236,30 @@ def _same(prev: dict, draft: Draft, dv: dict) -> bool:
     return prev["data_hash"] == dv["hash"]
 
 
-def _write_files(draft: Draft, edition: Edition, timings: dict, t0: float) -> None:
+def _write_files(draft: Draft, edition: Edition, timings: dict, t0: float) -> list[tuple[str, Future]]:
+    """Write the files whose content is at hand; return those still being made, to write last."""
     expected = (*draft.files, *draft.exports)
-    written = []
+    written, pending = [], []
     for suffix, content in draft.write(edition):
         if suffix not in expected or suffix in written:
             raise ValueError(f"{draft.kind} {draft.period}: unexpected file .{suffix} (declared: {expected})")
-        write_file(draft.path(edition.version, suffix), content)
         written.append(suffix)
+        if isinstance(content, Future):
+            pending.append((suffix, content))
+            continue
+        write_file(draft.path(edition.version, suffix), content)
         timings[suffix] = _since(t0)
     if len(written) != len(expected):
         missing = [s for s in expected if s not in written]
         raise ValueError(f"{draft.kind} {draft.period}: no content for .{', .'.join(missing)}")
+    return pending
 
 
 def write_file(path: Path, content: Content) -> None:
-    """One output file, atomically: text, bytes, or a writer given a temporary path."""
+    """One output file, atomically: text, bytes, a writer given a temporary path, or a Future of
+    text or bytes (waited for)."""
+    if isinstance(content, Future):
+        content = content.result()
     if isinstance(content, str):
         atomic_write_text(path, content)
     elif isinstance(content, bytes):

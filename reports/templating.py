@@ -6,6 +6,9 @@ stylesheet (``css`` in the template), so a rendered file opens offline on its ow
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
@@ -37,6 +40,28 @@ def render(template: str, /, stylesheet: str = "style.css", **ctx) -> str:
     return ENV.get_template(template).render(**ctx, css=Markup((TEMPLATES / stylesheet).read_text("utf-8")))
 
 
+def pdf_in_background(html: str) -> Future:
+    """:func:`pdf` of ``html`` in a process of its own, started now: the PDF is half of a document's
+    time (WeasyPrint's layout, on one core), and the DOCX, XLSX and trace pages are written
+    meanwhile on the other. A fresh interpreter running this module, not a fork or a
+    multiprocessing child: nothing of the caller (its database connection, its locks, its main
+    module) is shared with or re-imported by the renderer."""
+    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+    def finish() -> bytes:
+        out, err = proc.communicate(html.encode("utf-8"))
+        if proc.returncode != 0:
+            raise RuntimeError(f"PDF rendering failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+        return out
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf")
+    try:
+        return executor.submit(finish)
+    finally:
+        executor.shutdown(wait=False)
+
+
 def pdf(html: str) -> bytes:
     """The PDF of a document's print HTML (``medium="print"``: no links, nothing of the server).
 
@@ -45,3 +70,7 @@ def pdf(html: str) -> bytes:
     from weasyprint import HTML  # a second to import: only when a PDF is written
 
     return HTML(string=html).write_pdf()
+
+
+if __name__ == "__main__":  # the renderer pdf_in_background starts: print HTML on stdin to PDF on stdout
+    sys.stdout.buffer.write(pdf(sys.stdin.buffer.read().decode("utf-8")))

@@ -8,6 +8,7 @@ import datetime as dt
 
 from flows.warehouse import prepare
 from ingestion.load import ingest_paths
+from ingestion.schema import refresh_month_statistics
 from tests.workbooks import trade_row, write_trade
 
 CITY = "430100"
@@ -38,10 +39,11 @@ def test_each_month_lands_in_its_own_partition(warehouse, tmp_path, settings):
     assert warehouse.execute(
         """SELECT count(*) FROM raw.trade t JOIN audit.submissions s ON s.file_id = t.file_id
            WHERE to_char(t.period, 'YYYY-MM') <> s.period""").fetchone() == (0,)
-    # the month's partition has the BRIN index on file_id, and statistics from the ingest
+    # the month's partition has the BRIN index on file_id; its statistics come with the build
     idx = warehouse.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'raw' "
                             "AND tablename = 'trade_2025_09'").fetchall()
     assert len(idx) == 1 and "brin (file_id)" in idx[0][0]
+    assert sorted(refresh_month_statistics(warehouse)) == [f"raw.trade_{m.replace('-', '_')}" for m in MONTHS]
     assert warehouse.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
                              "WHERE relid = 'raw.trade_2025_09'::regclass").fetchone() == (True,)
     # a query of one month plans a scan of that month's partition only
@@ -50,8 +52,10 @@ def test_each_month_lands_in_its_own_partition(warehouse, tmp_path, settings):
     assert "trade_2025_09" in plan and "trade_2025_08" not in plan and "trade_2025_10" not in plan
 
 
-def test_a_month_is_analysed_again_only_when_its_statistics_miss_a_tenth_of_its_rows(warehouse, tmp_path, settings):
-    """Several ingests loading one month (Airflow's city tasks) do not each re-read all of it."""
+def test_a_month_is_analysed_by_the_build_and_again_only_when_it_misses_a_tenth_of_its_rows(
+        warehouse, tmp_path, settings):
+    """Several ingests loading one month (Airflow's city tasks) leave it to the build, which reads
+    it once, and again only once the statistics miss a tenth of its rows."""
     def analyses() -> int:
         return warehouse.execute("SELECT analyze_count FROM pg_stat_user_tables "
                                  "WHERE relid = 'raw.trade_2025_09'::regclass").fetchone()[0]
@@ -61,13 +65,17 @@ def test_a_month_is_analysed_again_only_when_its_statistics_miss_a_tenth_of_its_
         assert [r.status for r in ingest_paths([path], settings)] == ["accepted"]
 
     ingest("430100", 100)
-    assert analyses() == 1  # a month without statistics
-    ingest("430200", 5)  # 105 rows, 100 counted: fresh enough
-    assert analyses() == 1
-    ingest("430300", 50)  # 155 rows, 100 counted
-    assert analyses() == 2
+    ingest("430200", 20)
+    assert analyses() == 0  # the ingests leave it
+    assert refresh_month_statistics(warehouse) == ["raw.trade_2025_09"]  # a month without statistics
     assert warehouse.execute("SELECT reltuples FROM pg_class WHERE oid = 'raw.trade_2025_09'::regclass"
-                             ).fetchone() == (155,)
+                             ).fetchone() == (120,)
+    ingest("430300", 5)  # 125 rows, 120 counted: fresh enough
+    assert refresh_month_statistics(warehouse) == [] and analyses() == 1
+    ingest("430400", 50)  # 175 rows, 120 counted
+    assert refresh_month_statistics(warehouse) == ["raw.trade_2025_09"] and analyses() == 2
+    assert warehouse.execute("SELECT reltuples FROM pg_class WHERE oid = 'raw.trade_2025_09'::regclass"
+                             ).fetchone() == (175,)
 
 
 def test_a_correction_and_a_rejected_file_touch_only_their_month(warehouse, tmp_path, settings):

@@ -40,6 +40,9 @@ def render(template: str, /, stylesheet: str = "style.css", **ctx) -> str:
     return ENV.get_template(template).render(**ctx, css=Markup((TEMPLATES / stylesheet).read_text("utf-8")))
 
 
+PDF_TIMEOUT_S = 600  # a document renders in seconds; a renderer that hangs must not hold the task
+
+
 def pdf_in_background(html: str) -> Future:
     """:func:`pdf` of ``html`` in a process of its own, started now: the PDF is half of a document's
     time (WeasyPrint's layout, on one core), and the DOCX, XLSX and trace pages are written
@@ -50,7 +53,12 @@ def pdf_in_background(html: str) -> Future:
                             stderr=subprocess.PIPE)
 
     def finish() -> bytes:
-        out, err = proc.communicate(html.encode("utf-8"))
+        try:
+            out, err = proc.communicate(html.encode("utf-8"), timeout=PDF_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise RuntimeError(f"PDF rendering took more than {PDF_TIMEOUT_S} s and was stopped") from None
         if proc.returncode != 0:
             raise RuntimeError(f"PDF rendering failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}")
         return out

@@ -92,7 +92,8 @@ class GateResult:
 # cost of their first row, and its estimates of the rows failing a rule are high (a code list
 # of 250 values is taken for 250 independent tests): both made a parallel scan look dearer than
 # a serial one. Free parallel set-up and transfer let the scans of the window use both cores
-# (2.2 M raw trade rows: 5.8 -> 2.8 s); tables under min_parallel_table_scan_size stay serial.
+# (the month's 2.2 M raw trade rows: 5.8 -> 4.5 s); tables under min_parallel_table_scan_size stay
+# serial.
 GATE_PLANNER = "-c parallel_setup_cost=0 -c parallel_tuple_cost=0"
 
 

@@ -70,8 +70,8 @@ def refresh_month_statistics(conn: psycopg.Connection) -> list[str]:
 
     Here and not after each ingest: a month's files arrive as one ingest per city (Airflow's
     mapped tasks, two at a time), and each finishing ingest found the month grown by a tenth
-    and read most of it again (six times for the 14 files of a month at the province's volume,
-    a second or more each, while the other city's load waited for the core). Raw rows are never
+    and read most of it again (several times for the 14 files of a month at the province's
+    volume, a second or more each, while the other city's load waited for the core). Raw rows are never
     deleted, so a month's rows are the rows of its loaded files in audit; the ANALYZE that last
     counted them left its count in pg_class.reltuples (-1: never analysed).
     """

@@ -75,6 +75,12 @@ def cmd_template(args) -> int:
 def cmd_ingest(args) -> int:
     from ingestion.load import ingest_paths, status_counts
 
+    # A mistyped path is the caller's slip, not a file received: said before anything is loaded.
+    if missing := [p for p in args.paths if not Path(p).exists()]:
+        for p in missing:
+            print(f"路径不存在 no such file or folder: {p}")
+        print("未处理任何文件 nothing was ingested")
+        return 2
     receipts = ingest_paths([Path(p) for p in args.paths], _warehouse(), allow_shrink=args.allow_shrink)
     for r in receipts:
         print(r.text())

@@ -47,6 +47,17 @@
     analyze {{ relation }}
 {%- endmacro %}
 
+{#- a post_hook outside the model's transaction (transaction: false) on a table BI reads through
+    index-only scans: marks the pages just written all-visible (an incremental month is too small
+    a share of the table for autovacuum to come soon) and refreshes the statistics -#}
+{% macro vacuum_for_reads(relation) -%}
+    {{ return(adapter.dispatch('vacuum_for_reads')(relation)) }}
+{%- endmacro %}
+
+{% macro postgres__vacuum_for_reads(relation) -%}
+    vacuum (analyze) {{ relation }}
+{%- endmacro %}
+
 {#- the province's own code (its rows in the marts), quoted: '430000' for Hunan -#}
 {% macro province_code() -%}
     '{{ var("openecon_province_code") }}'

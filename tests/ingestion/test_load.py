@@ -317,6 +317,13 @@ def test_cli_prints_receipts_and_exit_code(warehouse, settings, tmp_path):
     assert proc.returncode == 1
     assert "已拒收 rejected" in proc.stdout and "wrong_content" in proc.stdout
     assert f"{CITY}_202508.xlsx" in proc.stdout
+    # a mistyped path beside a good file: said by name, and neither is ingested
+    before = warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone()[0]
+    again = city_workbook(tmp_path / "g2", CITY)
+    proc = subprocess.run([sys.executable, "-m", "openecon.cli", "ingest", str(again), str(tmp_path / "nope.xlsx")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and f"no such file or folder: {tmp_path / 'nope.xlsx'}" in proc.stdout, proc.stdout
+    assert warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone()[0] == before
 
 
 def test_the_ingest_command_imports_no_data_library_before_it_meets_a_file():

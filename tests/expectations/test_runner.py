@@ -28,10 +28,11 @@ from expectations.suites import all_suites
 from flows import quality, transform
 from ingestion.contract import PROJECTS
 from ingestion.load import ingest_paths
+from ingestion.returns import return_file
 from reports.bulletin import render
 from samples.generate import generate
 from samples.projects import city_projects
-from samples.workbooks import workbook_content, write_content
+from samples.workbooks import workbook_content, write_content, write_workbook
 
 FROM, TO, SEED, SCALE = "2025-06", "2025-09", 42, 0.01
 
@@ -224,6 +225,51 @@ def test_dbt_tests_of_the_project_versions_read_the_projects_no_passing_gate_cov
         for key, end in ends.items():
             conn.execute("UPDATE marts.dim_project SET valid_to = %s WHERE project_key = %s", [end, key])
     transform.dbt(["test", "--select", test], settings)
+
+def test_in_a_city_sent_a_new_month_the_version_tests_read_the_projects_it_gave_a_new_version(wh, settings,
+                                                                                              tmp_path):
+    conn = wh["conn"]
+    # the October ledgers of the cities a passing gate covered: new months appended to their versions
+    unchecked = {c for (c,) in conn.execute(
+        "SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook' "
+        "AND file_id > (SELECT up_to_file_id FROM audit.quality_checked_files)").fetchall()}
+    cities = sorted({c for (c,) in conn.execute(
+        "SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook'").fetchall()} - unchecked)
+    receipts = ingest_paths([write_workbook(tmp_path / f"{c}_202510.xlsx", c, "2025-10", SEED, SCALE) for c in cities],
+                            settings)
+    assert {r.status for r in receipts} == {"accepted"}, [r.text() for r in receipts]
+    ends = {}
+    try:
+        transform.dbt_build(settings)
+        # behind the models' back: the end taken away from the version a project's October version
+        # follows (it now overlaps it), and from an ended version of a project October left as it was
+        new, = conn.execute(
+            "SELECT project_key FROM marts.dim_project WHERE city_code = ANY(%s) AND valid_to = '2025-10' "
+            "ORDER BY project_id LIMIT 1", [cities]).fetchone()
+        old, = conn.execute(
+            "SELECT d.project_key FROM marts.dim_project d WHERE d.city_code = ANY(%s) AND d.valid_to IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM marts.dim_project n WHERE n.project_id = d.project_id "
+            "AND n.valid_from >= '2025-10') ORDER BY d.project_id LIMIT 1", [cities]).fetchone()
+        ends = dict(conn.execute("SELECT project_key, valid_to FROM marts.dim_project WHERE project_key = ANY(%s)",
+                                 [[new, old]]).fetchall())
+        conn.execute("UPDATE marts.dim_project SET valid_to = NULL WHERE project_key = ANY(%s)", [[new, old]])
+        with pytest.raises(transform.StepFailed) as failed:
+            transform.dbt(["test", "--select", "assert_dim_project_versions_are_contiguous"], settings)
+        assert "Got 1 result" in str(failed.value), str(failed.value)[-2000:]
+        # the unchanged project's break is read by a full check (a full refresh's test reads every version)
+        with pytest.raises(transform.StepFailed) as failed:
+            transform.dbt(["build", "--select", "assert_dim_project_versions_are_contiguous", "--full-refresh"],
+                          settings)
+        assert "Got 2 results" in str(failed.value), str(failed.value)[-2000:]
+    finally:
+        for key, end in ends.items():
+            conn.execute("UPDATE marts.dim_project SET valid_to = %s WHERE project_key = %s", [end, key])
+        for r in receipts:  # the later tests are of September's warehouse
+            return_file(conn, r.file_id, returned_by="test", reason="test of one build only", settings=settings)
+        transform.dbt_build(settings)
+    assert not conn.execute("SELECT 1 FROM marts.dim_project WHERE valid_from >= '2025-10' "
+                            "OR last_seen_period >= '2025-10'").fetchall()
+
 
 def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tmp_path):
     conn = wh["conn"]

@@ -340,7 +340,7 @@ def main() -> int:
         hist = ingest(history, WORKERS)
         rows = trade_rows([f for f in files_of(history) if f.suffix == ".csv"])
         first, first_dbt, first_gx = build()
-        settle(settings)
+        settled = settle(settings)
         month = ingest([NEW_MONTH], WORKERS)
         incr, dbt_s, gx_s = build()
         with psycopg.connect(**settings.warehouse.conninfo(), autocommit=True) as conn:
@@ -351,7 +351,7 @@ def main() -> int:
         peaks[f"first build of {years} y"] = first.peak_mb
         peaks[f"incremental build ({years} y)"] = incr.peak_mb
         print(f"{years} y: first build {first.seconds:.0f} s (dbt {first_dbt:.0f}, gate {first_gx:.0f}); "
-              f"month ingest {month.seconds:.1f} s", flush=True)
+              f"history vacuumed in {settled:.0f} s; month ingest {month.seconds:.1f} s", flush=True)
         figures += [
             Figure(f"history ingest, {years} y ({rows / 1e6:.1f} M trade rows)",
                    f"{rows / hist.seconds / 1e6:.2f} M rows/s",

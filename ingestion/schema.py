@@ -65,7 +65,7 @@ STALE_SHARE = 0.9
 
 
 def refresh_month_statistics(conn: psycopg.Connection) -> list[str]:
-    """VACUUM (ANALYZE) each month partition of raw.trade whose statistics miss a tenth of its rows; returns
+    """ANALYZE each month partition of raw.trade whose statistics miss a tenth of its rows; returns
     the partitions analysed. The build runs it before dbt plans its joins on them.
 
     Here and not after each ingest: a month's files arrive as one ingest per city (Airflow's
@@ -84,10 +84,7 @@ def refresh_month_statistics(conn: psycopg.Connection) -> list[str]:
         name = partition_name(TRADE, period)
         counted = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [name]).fetchone()
         if counted is not None and (counted[0] < 0 or counted[0] < STALE_SHARE * rows[period]):
-            # VACUUM as well: the month's first readers (dbt, the gate) then find its pages
-            # all-visible instead of each setting hint bits, and autovacuum's insert-triggered
-            # vacuum of the new partition does not run in the middle of the build.
-            conn.execute(f"VACUUM (ANALYZE) {name}")
+            conn.execute(f"ANALYZE {name}")
             analysed.append(name)
     return analysed
 

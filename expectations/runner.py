@@ -376,7 +376,7 @@ def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str
     # OPENECON_DATABASE_URL (or password) takes effect immediately; replacing the datasource drops
     # its assets, so everything is registered again then.
     url = settings.warehouse.session_url("postgresql+psycopg2", GATE_PLANNER)
-    ds = next((d for d in context.data_sources.all().values() if d.name == DATASOURCE), None)
+    ds = context.data_sources.all().get(DATASOURCE)
     fingerprint = _registration_fingerprint(specs, views)  # before GX gives the expectations ids
     checkpoint = None
     if ds is None or str(ds.connection_string) != url:

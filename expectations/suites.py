@@ -175,8 +175,8 @@ def _any_true(conditions) -> str:
     """A rule's filter as its conditions themselves, not a test of the column they compute:
     Postgres then estimates the failing rows from the statistics (few) rather than guessing
     most of the window, and the failing-rows column is computed for those rows only (the
-    month's 2.2 M raw trade rows: 8.6 -> 5.8 s in the gate). A condition that is null (a null value) selects nothing, as
-    ``coalesce(condition, false)`` in the column."""
+    month's 2.2 M raw trade rows: 8.6 -> 5.8 s in the gate). A condition that is null (a null
+    value) selects nothing, as ``coalesce(condition, false)`` in the column."""
     return " or ".join(f"({c})" for c in conditions)
 
 

@@ -7,12 +7,18 @@
     on; a full refresh, or a warehouse no gate has passed yet, reads every row. The gate
     scopes marts.fct_project_month the same way (expectations/runner.py). -#}
 
+{#- the highest file id the last passing gate covered (0 before any pass), as a scalar sub-select -#}
+{% macro checked_up_to_file_id() -%}
+    (select coalesce(max(up_to_file_id), 0) from {{ source('audit', 'quality_checked_files') }})
+{%- endmacro %}
+
+
 {% macro unchecked_ledgers() -%}
     select city_code, min(period) as from_period
     from {{ source('audit', 'submissions_in_force') }}
     where kind = 'workbook'
     {%- if not flags.FULL_REFRESH %}
-      and file_id > (select coalesce(max(up_to_file_id), 0) from {{ source('audit', 'quality_checked_files') }})
+      and file_id > {{ checked_up_to_file_id() }}
     {%- endif %}
     group by city_code
 {%- endmacro %}
@@ -63,7 +69,7 @@
        {%- if flags.FULL_REFRESH %}
        and 1 = 0
        {%- else %}
-       and c.file_id <= (select coalesce(max(up_to_file_id), 0) from {{ source('audit', 'quality_checked_files') }})
+       and c.file_id <= {{ checked_up_to_file_id() }}
        {%- endif %}
     group by u.city_code, u.from_period
 {%- endmacro %}

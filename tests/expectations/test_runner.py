@@ -53,6 +53,13 @@ def wh(pg, settings, tmp_path_factory):
         yield {"conn": conn}
 
 
+def unchecked_ledger_cities(conn) -> list[str]:
+    """The city of each ledger in force no passing gate has covered (one entry per ledger)."""
+    return [c for (c,) in conn.execute(
+        "SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook' "
+        "AND file_id > (SELECT up_to_file_id FROM audit.quality_checked_files) ORDER BY 1").fetchall()]
+
+
 def results(conn, run_id):
     return conn.execute(
         "SELECT suite, layer, table_name, expectation, severity, success, unexpected_count, unexpected_sample, "
@@ -205,8 +212,7 @@ def test_dbt_tests_of_the_project_facts_read_the_ledgers_no_passing_gate_covered
 def test_dbt_tests_of_the_project_versions_read_the_projects_no_passing_gate_covered(wh, settings):
     conn = wh["conn"]
     # the ledger the test above corrected is still unchecked; every other one a passing gate covered
-    (city,), = conn.execute("SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook' "
-                            "AND file_id > (SELECT up_to_file_id FROM audit.quality_checked_files)").fetchall()
+    [city] = unchecked_ledger_cities(conn)
     # behind the models' back: the end of a project's first version taken away (it now overlaps the
     # next one), for a project of that ledger and for one of a covered city
     pick = ("SELECT project_key FROM marts.dim_project d WHERE city_code {} %s AND version_number = 1 "
@@ -226,15 +232,14 @@ def test_dbt_tests_of_the_project_versions_read_the_projects_no_passing_gate_cov
             conn.execute("UPDATE marts.dim_project SET valid_to = %s WHERE project_key = %s", [end, key])
     transform.dbt(["test", "--select", test], settings)
 
+
 def test_in_a_city_sent_a_new_month_the_version_tests_read_the_projects_it_gave_a_new_version(wh, settings,
                                                                                               tmp_path):
     conn = wh["conn"]
     # the October ledgers of the cities a passing gate covered: new months appended to their versions
-    unchecked = {c for (c,) in conn.execute(
-        "SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook' "
-        "AND file_id > (SELECT up_to_file_id FROM audit.quality_checked_files)").fetchall()}
     cities = sorted({c for (c,) in conn.execute(
-        "SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook'").fetchall()} - unchecked)
+        "SELECT city_code FROM audit.submissions_in_force WHERE kind = 'workbook'").fetchall()}
+        - set(unchecked_ledger_cities(conn)))
     receipts = ingest_paths([write_workbook(tmp_path / f"{c}_202510.xlsx", c, "2025-10", SEED, SCALE) for c in cities],
                             settings)
     assert {r.status for r in receipts} == {"accepted"}, [r.text() for r in receipts]

@@ -309,8 +309,8 @@ def test_trade_row_with_extra_field_rejects_file_and_names_the_line(baseline, wa
 def test_cli_prints_receipts_and_exit_code(warehouse, settings, tmp_path):
     good = city_workbook(tmp_path / "g", CITY)
     bad = _bytes(tmp_path / "b" / f"{CITY}_202508.xlsx", b"garbage")
-    run = lambda p: subprocess.run([sys.executable, "-m", "openecon.cli", "ingest", str(p)],  # noqa: E731
-                                   capture_output=True, text=True)
+    run = lambda *p: subprocess.run([sys.executable, "-m", "openecon.cli", "ingest", *map(str, p)],  # noqa: E731
+                                    capture_output=True, text=True)
     proc = run(good)
     assert proc.returncode == 0 and "已接收 accepted" in proc.stdout
     proc = run(bad)
@@ -320,8 +320,7 @@ def test_cli_prints_receipts_and_exit_code(warehouse, settings, tmp_path):
     # a mistyped path beside a good file: said by name, and neither is ingested
     before = warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone()[0]
     again = city_workbook(tmp_path / "g2", CITY)
-    proc = subprocess.run([sys.executable, "-m", "openecon.cli", "ingest", str(again), str(tmp_path / "nope.xlsx")],
-                          capture_output=True, text=True)
+    proc = run(again, tmp_path / "nope.xlsx")
     assert proc.returncode == 2 and f"no such file or folder: {tmp_path / 'nope.xlsx'}" in proc.stdout, proc.stdout
     assert warehouse.execute("SELECT count(*) FROM audit.submissions").fetchone()[0] == before
 

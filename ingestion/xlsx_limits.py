@@ -2,7 +2,7 @@
 
 calamine reads a whole sheet into one dense in-memory range, so a 38 MB upload whose sheet
 unzips to 1 GB of XML cost 2.5 GB before it was refused.  ``check_workbook`` uses the
-standard library only: it sniffs the first bytes (an .xls, a renamed CSV or random bytes get
+standard library and numpy only: it sniffs the first bytes (an .xls, a renamed CSV or random bytes get
 a message a clerk can act on), checks the zip directory against the settings before anything
 is decompressed, then streams every part calamine will read through zlib and expat, in
 constant memory.  Parts are inflated here, not by ``zipfile``: its reader stops at the
@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 from xml.parsers import expat
+
+import numpy as np
 
 from core.settings import Settings
 from ingestion.contract import sheets_of_kind
@@ -408,7 +410,10 @@ class _Package:
             info = self.find(part)
             if info is None:
                 raise _Broken(f"the part {part} of sheet {name!r} is missing")
-            scans[name] = _scan_sheet(self, info, name)
+            try:
+                scans[name] = _fast_scan_sheet(self, info, name)
+            except _Irregular:
+                scans[name] = _scan_sheet(self, info, name)
         return WorkbookScan(self.file, tuple(names), scans, len(self.entries), self.unzipped)
 
     def _workbook_base(self) -> str:
@@ -447,6 +452,10 @@ class _Package:
         info = self.find(f"{base}sharedStrings.xml")
         if info is None:
             return
+        try:
+            return _fast_shared_strings(self, info)
+        except _Irregular:
+            pass
         declared: list[int] = []
         strings = 0
 
@@ -547,6 +556,223 @@ def _by_local_name(start: Callable[[str, dict], None], file: str, part: str) -> 
         parser.StartElementHandler, parser.EndElementHandler = on_start, on_end
 
     return install
+
+
+# --- the fast path ---------------------------------------------------------------------
+# Python handlers make expat call into Python four times a cell: most of the intake's time on a
+# large ledger.  An ordinary part is decided at C speed instead: numpy finds the tags, their
+# nesting and the cells' references, and expat, with no element handlers, checks that it is
+# well-formed XML.  Anything out of the ordinary (a formula, a DOCTYPE or CDATA, a prefixed
+# element, a quote that makes a tag's end uncertain, a cell whose first attribute is not r, a
+# limit reached) is left to the exact scan below, which alone rejects.
+class _Irregular(Exception):
+    """The part is not of the ordinary kind the fast scan decides: the exact scan decides."""
+
+
+_PAD = b" " * 16  # so that looking a few bytes past a tag's start never leaves the array
+_REF_BYTES = 13  # 3 letters and 9 digits at most, as the exact scan allows, and the closing quote
+_LT, _GT, _SLASH, _QUESTION, _QUOTE, _APOSTROPHE, _COLON, _EQUALS = (ord(c) for c in "<>/?\"':=")
+_IS_SPACE = np.zeros(256, bool)
+_IS_SPACE[list(b" \t\r\n")] = True
+_TAG_NAME_ENDS = np.frombuffer(b" \t\r\n/>", np.uint8)
+_KIND = np.zeros(256, np.int8)  # 2 a letter, 1 a digit, 0 anything else
+_KIND[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 2
+_KIND[list(b"0123456789")] = 1
+_VALUE = np.zeros(256, np.int64)  # a letter's column value (A = 1), a digit's value
+_VALUE[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")] = _VALUE[list(b"abcdefghijklmnopqrstuvwxyz")] = np.arange(1, 27)
+_VALUE[list(b"0123456789")] = np.arange(10)
+# The place value of the byte ``k`` places before the end of a run, at index _REF_BYTES + k; 0 from
+# the end on (k <= 0), so one lookup both weighs a byte and drops it when it lies past the run.
+_PLACE10 = np.concatenate([np.zeros(_REF_BYTES + 1, np.int64), 10 ** np.arange(_REF_BYTES, dtype=np.int64)])
+_PLACE26 = np.concatenate([np.zeros(_REF_BYTES + 1, np.int64), 26 ** np.arange(_REF_BYTES, dtype=np.int64)])
+_DIMENSION = re.compile(rb'<dimension ref="([^"]*)"')
+
+
+@dataclass
+class _Tags:
+    """The tags of a run of whole tags: where each starts and ends, the bytes after its "<"."""
+    a: np.ndarray
+    lt: np.ndarray
+    gt: np.ndarray
+    second: np.ndarray  # the byte after "<"
+    third: np.ndarray  # the byte after that
+    selfclose: np.ndarray
+
+    def named(self, first: str, *, only: bool = True) -> np.ndarray:
+        """Tags whose name is the single letter ``first`` (``only``) or starts with it."""
+        hit = self.second == ord(first)
+        if only:
+            hit &= (self.third == _GT) | (self.third == _SLASH) | _IS_SPACE[self.third]
+        return hit
+
+
+def _analyse(buf: bytes, depth: int) -> tuple[_Tags, int]:
+    """The tags of ``buf`` (which starts at a "<" and ends before one) and the depth after them."""
+    if b"<!" in buf:  # DOCTYPE, CDATA (comments are refused by the guard)
+        raise _Irregular
+    a = np.frombuffer(buf + _PAD, np.uint8)
+    n = len(buf)
+    lt = np.flatnonzero(a[:n] == _LT)
+    gt = np.flatnonzero(a[:n] == _GT)
+    if len(lt) == 0 or lt[0] != 0:
+        raise _Irregular
+    end = np.searchsorted(gt, lt)
+    if end[-1] == len(gt):
+        raise _Irregular
+    gt = gt[end]  # each tag ends at the first ">" after its "<" ...
+    if np.any(gt[:-1] > lt[1:]):  # ... before the next "<"
+        raise _Irregular
+    # ... unless that ">" is inside a quoted value: only '"' may quote in a tag, an even number
+    if b"'" in buf:
+        apostrophes = np.cumsum(a == _APOSTROPHE, dtype=np.int32)
+        if np.any(apostrophes[gt] != apostrophes[lt]):
+            raise _Irregular
+    quotes = np.cumsum(a == _QUOTE, dtype=np.int32)
+    if np.any((quotes[gt] - quotes[lt]) % 2):
+        raise _Irregular
+    # A colon before a tag's first space is in its name: a prefixed element, for the exact scan.
+    colons = np.flatnonzero(a[:n] == _COLON)
+    if len(colons):
+        tag = np.searchsorted(lt, colons, side="right") - 1
+        in_tag = colons < gt[tag]
+        if in_tag.any():
+            colons, tag = colons[in_tag], tag[in_tag]
+            spaces = np.flatnonzero(_IS_SPACE[a[:n]])
+            first = np.searchsorted(spaces, lt[tag])
+            if np.any((first == len(spaces)) | (spaces[np.minimum(first, len(spaces) - 1)] > colons)):
+                raise _Irregular
+    second, third = a[lt + 1], a[lt + 2]
+    selfclose = a[gt - 1] == _SLASH
+    step = np.where(second == _SLASH, -1, np.where(selfclose | (second == _QUESTION), 0, 1))
+    levels = depth + np.cumsum(step)
+    # a self-closing element is one deeper while it lasts, as the exact scan counts it
+    if levels.min() < 0 or (levels + selfclose).max() > MAX_XML_DEPTH:
+        raise _Irregular
+    return _Tags(a, lt, gt, second, third, selfclose), int(levels[-1])
+
+
+def _fast_part(pkg: _Package, info: zipfile.ZipInfo, sheet: str | None,
+               on_tags: Callable[[bytes, _Tags], None]) -> None:
+    """Stream a part through the byte guard, numpy and a handler-less expat, handing ``on_tags``
+    runs of whole tags; raises ``_Irregular`` where the fast scan cannot decide."""
+    guard = _XmlGuard(pkg.file, info.filename, sheet)
+    parser = _parser(pkg.file, info.filename, sheet)
+    carry, depth = b"", 0
+
+    def run(buf: bytes) -> None:
+        nonlocal depth
+        tags, depth = _analyse(buf, depth)  # depth is bounded before expat holds any of it
+        on_tags(buf, tags)
+        parser.Parse(buf, False)
+
+    try:
+        for chunk in pkg.inflate(info):
+            guard.check(chunk)
+            data = carry + chunk
+            cut = data.rfind(b"<")  # the tag opened there may go on in the next chunk
+            if cut <= 0:
+                carry = data
+                continue
+            run(data[:cut])
+            carry = data[cut:]
+        if carry:
+            run(carry)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise _Irregular from exc
+    if depth != 0:
+        raise _Irregular
+
+
+def _fast_scan_sheet(pkg: _Package, info: zipfile.ZipInfo, sheet: str) -> SheetScan:
+    """The exact scan's result for an ordinary sheet without formulas: dimension and extent."""
+    max_rows, max_cols = pkg.settings.max_sheet_rows, pkg.settings.max_sheet_cols
+    last_row = last_col = 0
+    dimension: list[str] = []
+    ref_offsets = np.arange(_REF_BYTES)
+
+    def on_tags(buf: bytes, t: _Tags) -> None:
+        nonlocal last_row, last_col
+        if t.named("f").any():
+            raise _Irregular
+        for at in t.lt[t.named("d", only=False)]:  # <dimension>, <drawing>, <dataValidations>
+            if buf.startswith(b"<dimension", at):
+                found = _DIMENSION.match(buf, at)
+                if found is None or b"&" in found[1]:  # an entity: the exact scan reads it as expat decodes it
+                    raise _Irregular
+                ref = found[1].decode("utf-8", "replace")
+                dimension.append(ref)
+                try:
+                    end_row, end_col = _reference(ref.rpartition(":")[2])
+                except _Broken:
+                    continue  # calamine judges a malformed dimension itself, as the exact scan lets it
+                if end_row > max_rows or end_col > max_cols:
+                    raise _Irregular
+        cell = np.flatnonzero(t.named("c"))
+        if not len(cell):
+            return
+        a, start = t.a, t.lt[cell]
+        # r first, written r="...": anything else, or a second r, goes to the exact scan
+        if not (np.all(a[start + 2] == ord(" ")) and np.all(a[start + 3] == ord("r"))
+                and np.all(a[start + 4] == _EQUALS) and np.all(a[start + 5] == _QUOTE)):
+            raise _Irregular
+        # A cell holds something when its first child is a <v> or an <is>, as the exact scan counts
+        # (text before it does not matter; any other child calamine refuses).
+        child = np.minimum(cell + 1, len(t.lt) - 1)
+        value_next = (t.second[child] == ord("v")) & ((t.third[child] == _GT) | (t.third[child] == _SLASH)
+                                                      | _IS_SPACE[t.third[child]])
+        inline_next = ((t.second[child] == ord("i")) & (t.third[child] == ord("s"))
+                       & np.isin(a[t.lt[child] + 3], _TAG_NAME_ENDS))
+        held = start[~t.selfclose[cell] & (value_next | inline_next) & (cell + 1 < len(t.lt))] + 6
+        if not len(held):
+            return
+        ref = a[held[:, None] + ref_offsets]
+        kind = _KIND[ref]  # 2 a letter, 1 a digit, 0 anything else
+        letters = np.argmin(kind == 2, axis=1)  # the letters come first ...
+        length = np.argmin(kind > 0, axis=1)  # ... then the digits, then the closing quote
+        digits_only = (kind * (ref_offsets < length[:, None])).sum(axis=1) == letters + length  # no letter after one
+        if not (np.all(ref[np.arange(len(held)), length] == _QUOTE) and np.all((letters >= 1) & (letters <= 3))
+                and np.all(length > letters) and np.all(digits_only)):
+            raise _Irregular  # (a second r attribute is expat's to refuse)
+        value = _VALUE[ref]
+        # each byte times its place value (zero outside the letters, or the digits)
+        col = (value[:, :3] * _PLACE26[letters[:, None] - ref_offsets[:3] + _REF_BYTES]).sum(axis=1)
+        row = (value * _PLACE10[length[:, None] - ref_offsets + _REF_BYTES]
+               * (ref_offsets >= letters[:, None])).sum(axis=1)
+        last_row, last_col = max(last_row, int(row.max())), max(last_col, int(col.max()))
+        if last_row > max_rows or last_col > max_cols:
+            raise _Irregular
+
+    _fast_part(pkg, info, sheet, on_tags)
+    return SheetScan(sheet, info.filename, dimension[0] if dimension else None, last_row, last_col, frozenset())
+
+
+def _fast_shared_strings(pkg: _Package, info: zipfile.ZipInfo) -> None:
+    """An ordinary sharedStrings part whose declared count needs no backing (up to SST_SLACK)."""
+    checked = False
+
+    def on_tags(buf: bytes, t: _Tags) -> None:
+        nonlocal checked
+        if checked:
+            return
+        root = np.flatnonzero(t.second != _QUESTION)
+        if not len(root) or not buf.startswith(b"<sst", t.lt[root[0]]):
+            raise _Irregular
+        count: list[str] = []
+        parser = expat.ParserCreate()  # the root tag alone, through expat: its attributes as parsed
+        parser.StartElementHandler = lambda _name, attrs: count.append(attrs.get("uniqueCount", ""))
+        try:
+            parser.Parse(buf[: t.gt[root[0]] + 1], False)
+        except expat.ExpatError as exc:
+            raise _Irregular from exc
+        digits = count[0].strip().lstrip("+") if count else ""
+        if digits.isdigit() and (len(digits) > 20 or int(digits) > SST_SLACK):
+            raise _Irregular
+        checked = True
+
+    _fast_part(pkg, info, None, on_tags)
+    if not checked:
+        raise _Irregular
 
 
 # --- one sheet -----------------------------------------------------------------------

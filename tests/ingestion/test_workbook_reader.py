@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
+import ingestion.xlsx_limits as xl
 from core.settings import PROJECT_ROOT, Settings
 from ingestion.contract import PARKS, PROJECTS, Column, Sheet
 from ingestion.issues import UNCACHED_FORMULA, FileRejected
@@ -445,6 +446,70 @@ def test_a_one_gigabyte_zip_bomb_is_refused_in_bounded_memory(tmp_path):
     assert out["rules"] == {str(p): rule for rule, p in paths.items()}
     assert not out["calamine"]  # the scan is stdlib only: nothing was handed to calamine
     assert peak_mb < 300, peak_mb  # the interpreter with pandas imported is ~120 MB
+
+
+# --- the fast scan: the exact scan's result, or the exact scan decides ----------------------
+def _both_scans(path: Path, part: str = "xl/worksheets/sheet1.xml", settings: Settings | None = None):
+    """(the fast scan's result, or None where it leaves the part to the exact scan; the exact scan's)."""
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
+        pkg = xl._Package(zf, raw, path.name, settings or Settings())
+        info = pkg.find(part)
+        try:
+            fast = xl._fast_scan_sheet(pkg, info, LEDGER)
+        except xl._Irregular:
+            fast = None
+        return fast, xl._scan_sheet(pkg, info, LEDGER)
+
+
+def _with_cells(cells: str) -> bytes:
+    return ledger_xml(2, dimension="A1:B3").replace(b"</sheetData>", f'<row r="4">{cells}</row></sheetData>'.encode())
+
+
+ORDINARY = {
+    "xlsxwriter, shared strings": lambda tmp: city_workbook(tmp, CITY),
+    "inline strings": lambda tmp: hf.write_workbook(tmp / "w.xlsx", {LEDGER: ledger_xml(300)}),
+    "formatted empty cells below": lambda tmp: hf.write_workbook(tmp / "w.xlsx", {LEDGER: _with_cells(
+        '<c r="A4" s="1"/><c r="C4" s="1"></c><c r="D4" s="1"> </c>')}),
+    "lower-case reference, value after a line break": lambda tmp: hf.write_workbook(
+        tmp / "w.xlsx", {LEDGER: _with_cells('<c r="ab4">\n<v>1</v></c>')}),
+    "a far cell past a chunk": lambda tmp: hf.write_workbook(tmp / "w.xlsx", {LEDGER: ledger_xml(40_000).replace(
+        b"</sheetData>", b'<row r="90000"><c r="CV90000"><v>1</v></c></row></sheetData>')}),
+}
+
+
+@pytest.mark.parametrize("kind", list(ORDINARY))
+def test_the_fast_scan_finds_what_the_exact_scan_finds(tmp_path, kind):
+    fast, exact = _both_scans(ORDINARY[kind](tmp_path))
+    assert fast is not None, "an ordinary sheet went to the exact scan"
+    assert fast == exact
+
+
+FAR = 'r="A1000000"><v>1</v></c>'
+IRREGULAR = {  # each hides a cell on row 1,000,000 (or a depth of 300) from a scan that reads too little
+    "r not the first attribute, a fake r before it": (f'<c t=" r=\'A4\'" {FAR}', "too_many_rows"),
+    "r quoted with apostrophes": ("<c r='A1000000'><v>1</v></c>", "too_many_rows"),
+    "a prefixed cell": (f'<x:c xmlns:x="{hf.MAIN_NS}" r="A1000000"><x:v>1</x:v></x:c>', "too_many_rows"),
+    "a second r attribute": (f'<c r="A4" {FAR}', "unreadable_file"),
+    "a self-closing look inside a value": ('<c r="A4"><v>1</v></c></row><row r="5">' + '<a b="/>">' * 300
+                                           + "</a>" * 300, "unsafe_xml"),
+    "a dimension spelt with an entity": (None, "too_many_rows"),
+    "a CDATA section": ('<c r="A4" t="inlineStr"><is><t><![CDATA[x]]></t></is></c>', None),
+}
+
+
+@pytest.mark.parametrize("kind", list(IRREGULAR))
+def test_what_the_fast_scan_cannot_vouch_for_goes_to_the_exact_scan(tmp_path, kind):
+    cells, rule = IRREGULAR[kind]
+    sheet = _with_cells(cells) if cells else ledger_xml(2, dimension="A1:B1&#48;00000")
+    path = hf.write_workbook(tmp_path / "w.xlsx", {LEDGER: sheet})
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
+        pkg = xl._Package(zf, raw, path.name, Settings())
+        with pytest.raises(xl._Irregular):
+            xl._fast_scan_sheet(pkg, pkg.find("xl/worksheets/sheet1.xml"), LEDGER)
+    if rule is None:
+        assert check_workbook(path, Settings()).sheets[LEDGER].last_row == 4
+    else:
+        assert rejection(path).rule == rule
 
 
 # --- a normal workbook stays fast --------------------------------------------------------

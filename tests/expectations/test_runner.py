@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,7 @@ import python_calamine
 
 from core.in_force import current
 from expectations.offline_docs import external_loads
+from expectations.runner import gx_run_identifier
 from expectations.store import GateNotPassed
 from expectations.suites import all_suites
 from flows import quality, transform
@@ -64,6 +66,15 @@ def results(conn, run_id):
     return conn.execute(
         "SELECT suite, layer, table_name, expectation, severity, success, unexpected_count, unexpected_sample, "
         "data_hash FROM audit.quality_results WHERE run_id = %s", [run_id]).fetchall()
+
+
+@pytest.mark.parametrize("suffix", ["6024ad", "2359ff", "0800ab", "695fac", "abcdef", "999999"])
+def test_a_gate_run_is_timed_when_it_started_whatever_its_random_suffix(suffix):
+    # a gate of 2026-12-07 crashed: GX read the name 20261207T032902Z-6024ad as a date at offset -60:24
+    started = datetime(2026, 12, 7, 3, 29, 2, 835686, tzinfo=UTC)
+    run = gx_run_identifier(f"{started:%Y%m%dT%H%M%SZ}-{suffix}", started)
+    assert run.run_time == started
+    assert run.run_name == f"20261207T032902Z-{suffix}"
 
 
 def test_clean_sample_passes_and_results_are_stored(wh, settings):

@@ -41,7 +41,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip install -q --python $(BIN)/python -r requirements.lock
-	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	@# compat: the project's folder on sys.path by a plain .pth line; the default editable mode
+	@# imports a module finder (and what it needs) at the start of every Python process.
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e . --config-settings editable_mode=compat
 	@# Some packages ship files that are not Python 3.11 (templates, other versions' tests):
 	@# compileall reports them and exits 1, which is expected.
 	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true

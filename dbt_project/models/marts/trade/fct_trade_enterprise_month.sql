@@ -3,10 +3,9 @@
     Incremental like fct_trade_month. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['city_code', 'period'],
+    incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_returned_trade_files() }}",
+    pre_hook=["{{ delete_returned_trade_files() }}", "{{ delete_replaced_trade_months() }}"],
     indexes=[{'columns': ['period', 'city_code']}, {'columns': ['source_file_id']}],
 ) }}
 

@@ -49,7 +49,7 @@ where source_file_id in (
     city-months a new file in force replaces (a correction, or a month re-sent after a return).
     The city-months are constants found when the hook runs, so Postgres probes the (city_code,
     period) index for each: dbt's delete+insert joined the whole fact with its unanalysed
-    temporary table, a scan of every row (1.5 s at 3 years of the province's volume, growing
+    temporary table, a scan of every row (2.1 s at 3 years of the province's volume, growing
     with the history), and a join with new_trade_files() is planned the same way. -#}
 {% macro delete_replaced_trade_months() -%}
 {%- if execute and is_incremental() %}

@@ -1,6 +1,6 @@
 {{ config(materialized="table", post_hook="{{ refresh_statistics(this) }}") }}
--- A table with fresh statistics, not a view: the KPI marts join it three ways, and the
--- planner, blind to a view's row count (10⁴ cells), chose nested loops quadratic in the history.
+-- A table with fresh statistics, not a view: kpi_city_month joins it with the cities' figures,
+-- and the planner, blind to a view's row count (10⁴ cells), nested-looped them, quadratic in the history.
 -- The complete KPI grid: one row per KPI × city × period the province has any data
 -- for (some city has a file in force for that month; quarterly KPIs in 03/06/09/12
 -- only), with what the city's submission says about it. Each KPI is fed by one kind

@@ -251,8 +251,7 @@ def _run_checkpoint(settings: Settings, triggered_by: str) -> GateResult:
         store.start_run(conn, run_id, started, dv, triggered_by, scope)
         prune_history(settings, KEEP_DOCS_RUNS - 1)  # this run makes it KEEP_DOCS_RUNS
         try:
-            result, rows = _checkpoint(settings, specs, scope_views(conn, specs), gx_run_identifier(run_id, started),
-                                       dv)
+            result, rows = _checkpoint(settings, specs, scope_views(conn, specs), run_id, started, dv)
         except BaseException:
             # a crashed run is a failed run: no bulletin may rely on an older pass of this data
             conn.execute("UPDATE audit.quality_runs SET finished_at = now(), success = false WHERE run_id = %s",
@@ -375,8 +374,8 @@ def gx_run_identifier(run_id: str, started: datetime):
     return RunIdentifier(run_name=run_id, run_time=started)
 
 
-def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str]], gx_run,
-                dv: dict) -> tuple[GateResult, list[dict]]:
+def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str]], run_id: str,
+                started: datetime, dv: dict) -> tuple[GateResult, list[dict]]:
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     context = _context(settings)
@@ -394,7 +393,7 @@ def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str
     if checkpoint is None:
         checkpoint = _register(context, ds, specs, views)
         _registration_mark(settings).write_text(fingerprint)
-    run = checkpoint.run(run_id=gx_run)
+    run = checkpoint.run(run_id=gx_run_identifier(run_id, started))
     docs_start = time.time()
     # Data Docs once for the run's pages: GX's UpdateDataDocsAction rebuilds the site, index
     # included (every stored result read back), once per validation: 16 times, ~6 s a gate.

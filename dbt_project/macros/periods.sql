@@ -47,15 +47,24 @@
     analyze {{ relation }}
 {%- endmacro %}
 
-{#- a post_hook outside the model's transaction (transaction: false) on a table BI reads through
-    index-only scans: marks the pages just written all-visible (an incremental month is too small
-    a share of the table for autovacuum to come soon) and refreshes the statistics -#}
-{% macro vacuum_for_reads(relation) -%}
-    {{ return(adapter.dispatch('vacuum_for_reads')(relation)) }}
+{#- on-run-end: VACUUM of the models flagged meta.vacuum_for_reads that this run built, tables BI
+    reads through index-only scans. It marks the pages just written all-visible (an incremental
+    month is too small a share of the table for autovacuum to come soon), which a post_hook cannot:
+    dbt's other threads hold snapshots older than the model's insert, and while they do no page
+    it wrote is visible to all (3 years: the drill-down fetched 112 k heap rows, 367 ms p95).
+    One statement, since on-run-end hooks run outside a transaction and VACUUM needs that. -#}
+{% macro vacuum_for_reads(results) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set relations = [] -%}
+    {%- for r in results if r.node.resource_type == 'model' and r.status == 'success'
+                            and r.node.config.meta.get('vacuum_for_reads') -%}
+        {%- do relations.append(r.node.relation_name) -%}
+    {%- endfor -%}
+    {{ return(adapter.dispatch('vacuum_for_reads')(relations) if relations else '') }}
 {%- endmacro %}
 
-{% macro postgres__vacuum_for_reads(relation) -%}
-    vacuum (analyze) {{ relation }}
+{% macro postgres__vacuum_for_reads(relations) -%}
+    vacuum {{ relations | join(', ') }}
 {%- endmacro %}
 
 {#- the province's own code (its rows in the marts), quoted: '430000' for Hunan -#}

@@ -168,7 +168,21 @@ def bulk_rule(sheet: contract.Sheet) -> ExpectNoRowsBreakingRule:
                 f"minimums as the contract declares (one scan; {len(checks)} checks)", f"""
         select file_id, row_number, {shown}, {broken} as broken_columns
         from {{batch}} as b
-        where {_any_true(cond for _col, cond in checks)}""")
+        where {_any_true(_per_value(col, cond) for col, cond in checks)}""")
+
+
+def _per_value(column: str, condition: str) -> str:
+    """A pattern condition as a test of the window's distinct values of its column, other
+    conditions as they are. Postgres matches a regular expression at ~2 µs a row (the month's
+    2.2 M trade rows: 4.4 s for the enterprise codes' shape, 2.0 s for the HS codes'); the month
+    has 11 k enterprise codes and 344 HS codes, tested once each, then a hash probe a row.
+    OFFSET 0 keeps the planner from pushing the match below the DISTINCT."""
+    if "!~" not in condition:
+        return condition
+    assert condition.startswith(f"{column} "), condition
+    tested = "v" + condition[len(column):]
+    return (f"{column} in (select v from (select distinct {column} as v from {{batch}} offset 0) as d "
+            f"where {tested})")
 
 
 def _any_true(conditions) -> str:

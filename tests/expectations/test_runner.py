@@ -297,14 +297,17 @@ def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tm
     fixed.write_bytes(Path(archived).read_bytes() + b"\r\n")
     [receipt] = ingest_paths([fixed], settings)
     assert receipt.status == "superseding" and receipt.superseded == [old_id]
-    new_rows = [r for (r,) in conn.execute("SELECT row_number FROM raw.trade WHERE file_id = %s ORDER BY 1 LIMIT 2",
+    new_rows = [r for (r,) in conn.execute("SELECT row_number FROM raw.trade WHERE file_id = %s ORDER BY 1 LIMIT 3",
                                              [receipt.file_id]).fetchall()]
-    # behind intake's back: a bad HS code and a missing direction in the new file, and a bad HS
-    # code in an August file, which a passing gate has already covered
+    # behind intake's back: a bad HS code, a missing direction and an enterprise code of another
+    # shape in the new file, and a bad HS code in an August file, which a passing gate has already
+    # covered (the patterns are tested on the window's distinct values: the new file's only)
     conn.execute("UPDATE raw.trade SET hs_code = '8429520X' WHERE file_id = %s AND row_number = %s",
                  [receipt.file_id, new_rows[0]])
     conn.execute("UPDATE raw.trade SET direction = NULL WHERE file_id = %s AND row_number = %s",
                  [receipt.file_id, new_rows[1]])
+    conn.execute("UPDATE raw.trade SET enterprise_code = '91430100MA4L0000' WHERE file_id = %s AND row_number = %s",
+                 [receipt.file_id, new_rows[2]])
     august = conn.execute("SELECT min(file_id) FROM audit.submissions_in_force WHERE kind = 'trade' "
                           "AND period = '2025-08'").fetchone()[0]
     august_hs = conn.execute("SELECT hs_code FROM raw.trade WHERE file_id = %s AND row_number = 2",
@@ -314,9 +317,10 @@ def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tm
         gate = quality.quality_gate(settings)
         assert not gate.success
         [fail] = [f for f in gate.blocking if f.suite == "raw.trade"]
-        assert fail.expectation == "trade_rows_as_contracted" and fail.unexpected_count == 2, fail
+        assert fail.expectation == "trade_rows_as_contracted" and fail.unexpected_count == 3, fail
         got = {(s["file_id"], s["row_number"], s["broken_columns"].strip()) for s in fail.sample}
-        assert got == {(receipt.file_id, new_rows[0], "hs_code"), (receipt.file_id, new_rows[1], "direction")}
+        assert got == {(receipt.file_id, new_rows[0], "hs_code"), (receipt.file_id, new_rows[1], "direction"),
+                       (receipt.file_id, new_rows[2], "enterprise_code")}
         # the window was the new file's month only: its partition, and the files after the last pass
         plan = "\n".join(r[0] for r in conn.execute(
             "EXPLAIN " + next(s.query for s in all_suites(f"file_id in ({receipt.file_id})", [TO])
@@ -324,7 +328,7 @@ def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tm
         assert f"trade_{TO.replace('-', '_')}" in plan and "trade_2025_08" not in plan
     finally:
         conn.execute("UPDATE raw.trade SET hs_code = %s WHERE file_id = %s AND row_number = 2", [august_hs, august])
-        for r, col in zip(new_rows, ("hs_code", "direction")):
+        for r, col in zip(new_rows, ("hs_code", "direction", "enterprise_code")):
             conn.execute(f"UPDATE raw.trade SET {col} = o.{col} FROM raw.trade o WHERE raw.trade.file_id = %s "
                          f"AND raw.trade.row_number = %s AND o.file_id = %s AND o.row_number = %s",
                          [receipt.file_id, r, old_id, r])

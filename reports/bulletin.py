@@ -523,8 +523,8 @@ def marks(p: dict) -> str:
 
 def monthly_context(conn, period: Period, allow_incomplete: bool = False, as_of: date | None = None) -> dict:
     rows = data.kpi_table(conn, period.ym)
-    led = data.ledger(conn, period.ym)
-    if not rows or not led:
+    in_ledger, led = data.ledger(conn, period.ym)
+    if not rows or not in_ledger:
         raise RuntimeError(f"no KPI rows or project ledger for {period.ym}: ingest and build first")
     # the report's province figures (表1 and the summary): refuses unless complete or told to publish anyway
     found = completeness.require(conn, "monthly", period.label, period.ym, allow_incomplete, SCHEDULING_KPIS)
@@ -538,7 +538,7 @@ def monthly_context(conn, period: Period, allow_incomplete: bool = False, as_of:
     return {
         "kind": "monthly", "title": f"{period.year}年{period.month}月全省招商引资项目调度情况",
         "period": period, "ytd": period.ytd_label,
-        "summary": _monthly_summary(k, led, projects, period.ytd_label, printed),
+        "summary": _monthly_summary(k, in_ledger, projects, period.ytd_label, printed),
         **dict(zip(("doc_tables", "tables"), _monthly_tables(k, projects, period, as_of, printed))),
         "charts": _monthly_charts(k, period, printed), "printed": printed,
         "figures": _monthly_figures(k, projects, period.ytd_label), "cells": k.cells(SCHEDULING_KPIS),
@@ -636,7 +636,7 @@ def _paid_in_revisions(conn, period: Period) -> list[list[dict]]:
             for r in rows]
 
 
-def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str, printed: Figures) -> list[str]:
+def _monthly_summary(k: Kpis, in_ledger: int, projects: dict, ytd: str, printed: Figures) -> list[str]:
     """The opening paragraphs: signed projects, the province's 四率, the counts of each list, the
     cities not reported."""
     summary = []
@@ -644,7 +644,7 @@ def _monthly_summary(k: Kpis, led: list[dict], projects: dict, ytd: str, printed
     sp, si = k.get("signed_projects"), k.get("signed_investment")
     if sp and si:
         summary.append(notes.paragraph(
-            f"{ytd}，全省在库项目{len(led)}个；年内签约项目"
+            f"{ytd}，全省在库项目{in_ledger}个；年内签约项目"
             f"{printed.mark(sp, 'value_ytd', sp['value_ytd'], fmt(sp['value_ytd'], '个') + '个', SUMMARY)}"
             f"{notes.mark(sp)}，{growth_or_reason(sp, printed, SUMMARY)}，合同投资额"
             f"{printed.mark(si, 'value_ytd', si['value_ytd'], fmt(si['value_ytd'], '亿元') + '亿元', SUMMARY)}"

@@ -140,13 +140,22 @@ select m.city_code, m.city_name, m.period, m.project_id, m.project_key, m.projec
 from marts.monthly_scheduling as m
 join marts.fct_project_month as f on f.project_id = m.project_id and f.period = m.period
 where m.period = %(period)s
+  and (m.is_overdue_not_started or m.is_overdue_not_producing or m.is_stalled_funds or m.stage_changed
+       or f.is_new_in_ledger or m.stage = '终止')
 order by m.city_code, m.project_id
 """
 
 
-def ledger(conn, period: str) -> list[dict]:
-    """The project ledger of the month with the scheduling flags of marts.monthly_scheduling."""
-    return conn.execute(LEDGER_SQL, {"period": period, "province": PROVINCE_CODE}).fetchall()
+def ledger(conn, period: str) -> tuple[int, list[dict]]:
+    """The month's ledger: how many projects it lists, and the rows (with the scheduling flags of
+    marts.monthly_scheduling) that a table of the report may list: flagged, changed, new or
+    terminated (a termination's version has the stage 终止). The report picks its tables' rows
+    from these; the other ~70 % of the ledger (77 k of 110 k rows at the province's volume,
+    1 s to fetch) it only counts."""
+    listed = conn.execute(LEDGER_SQL, {"period": period, "province": PROVINCE_CODE}).fetchall()
+    total = conn.execute("select count(*) as n from marts.monthly_scheduling where period = %s",
+                         [period]).fetchone()["n"]
+    return total, listed
 
 
 def terminated_this_year(conn, year: int, last: str) -> list[dict]:

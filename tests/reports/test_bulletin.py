@@ -133,6 +133,35 @@ def test_monthly_scheduling_report(built, settings):
     for sheet in ("数据来源", "调度汇总", "重大逾期项目", "逾期项目", "资金停滞", "阶段变化", "终止项目",
                   "到位资金更正"):
         assert f'name="{sheet}"' in book, sheet
+    # the projects in the month's ledgers, counted from the raw rows of the ledger files in force
+    (in_ledger,) = built["conn"].execute(
+        "SELECT count(*) FROM raw.projects AS p JOIN audit.submissions_in_force AS s ON s.file_id = p.file_id "
+        "WHERE s.kind = 'workbook' AND s.period = '2025-09'").fetchone()
+    assert in_ledger > 0 and f"全省在库项目{in_ledger}个" in text
+
+
+def test_scheduling_xlsx_lists_the_stalled_changed_and_terminated_projects(built, settings):
+    """The XLSX's 资金停滞, 阶段变化 and 终止项目 sheets list exactly the month's projects the marts flag
+    (the report reads only the ledger rows some list may hold)."""
+    from python_calamine import CalamineWorkbook
+
+    def ids(sql: str) -> set[str]:
+        return {pid for (pid,) in built["conn"].execute(sql).fetchall()}
+
+    base = ("SELECT m.project_id FROM marts.monthly_scheduling AS m JOIN marts.fct_project_month AS f "
+            "ON f.project_id = m.project_id AND f.period = m.period WHERE m.period = '2025-09' AND ")
+    expected = {
+        "资金停滞": ids(base + "m.is_stalled_funds"),
+        "阶段变化": ids(base + "((m.stage_changed AND m.stage <> '终止') OR f.is_new_in_ledger)"),
+        "终止项目": ids(base + "m.project_key IN (SELECT project_key FROM marts.fct_project_month "
+                        "WHERE stage = '终止' AND stage_changed AND period BETWEEN '2025-01' AND '2025-09')"),
+    }
+    assert all(expected.values()), {k: len(v) for k, v in expected.items()}
+    every = ids("SELECT project_id FROM marts.monthly_scheduling WHERE period = '2025-09'")
+    book = CalamineWorkbook.from_path(str(render(settings, "2025-09", built["out"])["paths"][3]))
+    for sheet, want in expected.items():
+        rows = book.get_sheet_by_name(sheet).to_python()
+        assert {c for row in rows for c in row if isinstance(c, str) and c in every} == want, sheet
 
 
 def html_rows(path, title_start: str, header: bool = False) -> list[list[str]]:

@@ -335,6 +335,41 @@ def test_raw_trade_is_checked_in_one_scan_on_the_new_files_only(wh, settings, tm
     assert quality.quality_gate(settings).success
 
 
+def test_a_missing_value_in_a_new_ledger_blocks_the_gate_and_the_ledgers_it_covered_are_not_read(
+        wh, settings, tmp_path):
+    """raw.projects' required columns are the gate's to check (dbt's build has no tests of raw
+    sources): on the files no passing run covered, whichever column it is."""
+    conn = wh["conn"]
+    city = conn.execute("SELECT max(city_code) FROM audit.submissions_in_force WHERE kind = 'workbook' "
+                        "AND period = %s", [TO]).fetchone()[0]
+    content = workbook_content(city, TO, SEED, SCALE, city_projects(city, SEED, SCALE, TO))
+    content.sheets[PROJECTS.name][-1]["project_name"] += "（更正）"
+    [receipt] = ingest_paths([write_content(tmp_path / f"{city}_{TO.replace('-', '')}.xlsx", content)], settings)
+    assert receipt.status == "superseding", receipt.text()
+    transform.dbt_build(settings)
+    old = conn.execute("SELECT min(file_id) FROM audit.submissions_in_force WHERE kind = 'workbook' "
+                       "AND period = '2025-07'").fetchone()[0]
+    # behind intake's back: no investor on a row of the new ledger and on one of a July ledger
+    planted = [(receipt.file_id, "investor"), (receipt.file_id, "stage"), (old, "investor")]
+    kept = {}
+    for file_id, column in planted:
+        row, value = conn.execute(f"SELECT row_number, {column} FROM raw.projects WHERE file_id = %s "
+                                  f"AND row_number NOT IN (SELECT unnest(%s::int[])) ORDER BY row_number LIMIT 1",
+                                  [file_id, [r for (f, _c), (r, _v) in kept.items() if f == file_id]]).fetchone()
+        kept[(file_id, column)] = (row, value)
+        conn.execute(f"UPDATE raw.projects SET {column} = NULL WHERE file_id = %s AND row_number = %s", [file_id, row])
+    try:
+        gate = quality.quality_gate(settings)
+        assert not gate.success
+        failed = {(f.column, f.unexpected_count) for f in gate.blocking if f.suite == "raw.projects"}
+        assert failed == {("investor", 1), ("stage", 1)}, gate.summary()
+    finally:
+        for (file_id, column), (row, value) in kept.items():
+            conn.execute(f"UPDATE raw.projects SET {column} = %s WHERE file_id = %s AND row_number = %s",
+                         [value, file_id, row])
+    assert quality.quality_gate(settings).success
+
+
 def test_corrupted_mart_input_blocks_the_next_run(wh, settings):
     conn = wh["conn"]
     # behind intake's back: one project's paid-in in the September ledger falls below August's

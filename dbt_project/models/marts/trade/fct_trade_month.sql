@@ -108,3 +108,8 @@ select
 from cells as c
 inner join files as f
     on f.file_id = c.file_id
+-- written month by month, so a month's rows share heap pages even when one build writes many
+-- months (the first, a backfill): the drill-down's index-only scan then looks its rows up on one
+-- page of the visibility map, not alternately on each (3 years built at once: 286 k buffer visits
+-- for 6 months, 230-320 ms; ordered, 3.3 k, 180-225 ms)
+order by f.period

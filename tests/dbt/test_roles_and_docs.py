@@ -187,10 +187,14 @@ def test_dbt_docs_site_is_published_and_opens_offline(built, settings):
     assert "model.openecon.fct_park_month" in catalog["nodes"]  # the catalog was read from the warehouse
 
 
+def _ran_ids(settings) -> set[str]:
+    """The unique ids of the dbt nodes the last dbt command ran (from its run_results.json)."""
+    return {r["unique_id"] for r in json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]}
+
+
 def _ran(settings) -> Counter:
-    """What kinds of dbt nodes the last dbt command ran (from its run_results.json)."""
-    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
-    return Counter(r["unique_id"].split(".")[0] for r in results)
+    """What kinds of dbt nodes the last dbt command ran."""
+    return Counter(uid.split(".")[0] for uid in _ran_ids(settings))
 
 
 def _tests_by_parents(settings) -> tuple[set[str], set[str]]:
@@ -216,7 +220,7 @@ def test_a_build_leaves_out_unit_tests_and_seeds_that_did_not_change(built, sett
     # the tests of the seeds alone are left out with them; a test reading a model and a seed runs
     seed_tests, mixed_tests = _tests_by_parents(settings)
     assert len(seed_tests) > 20 and mixed_tests
-    done = {r["unique_id"] for r in json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]}
+    done = _ran_ids(settings)
     assert not seed_tests & done and mixed_tests <= done
     # the table BI reads by index only was vacuumed after the run's last query: every page all-visible
     pages, visible = built.execute("SELECT relpages, relallvisible FROM pg_class "
@@ -226,8 +230,7 @@ def test_a_build_leaves_out_unit_tests_and_seeds_that_did_not_change(built, sett
     built.execute(f"COMMENT ON SCHEMA reference IS '{transform.SEEDS_MARK}{'0' * 64}'")
     transform.dbt_build(settings)
     assert _ran(settings)["seed"] == seeds
-    done = {r["unique_id"] for r in json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]}
-    assert seed_tests <= done  # and their tests with them
+    assert seed_tests <= _ran_ids(settings)  # and their tests with them
     assert transform.seeds_loaded(settings, transform.seeds_digest(settings.dbt_project_dir))
     # a seed table gone: loaded again
     built.execute("ALTER TABLE reference.service_categories RENAME TO service_categories_gone")

@@ -349,14 +349,16 @@ def test_a_missing_value_in_a_new_ledger_blocks_the_gate_and_the_ledgers_it_cove
     transform.dbt_build(settings)
     old = conn.execute("SELECT min(file_id) FROM audit.submissions_in_force WHERE kind = 'workbook' "
                        "AND period = '2025-07'").fetchone()[0]
-    # behind intake's back: no investor on a row of the new ledger and on one of a July ledger
-    planted = [(receipt.file_id, "investor"), (receipt.file_id, "stage"), (old, "investor")]
+    # behind intake's back: no investor and no stage on two rows of the new ledger, no investor on
+    # a row of a July ledger
+    first, second = [r for (r,) in conn.execute(
+        "SELECT row_number FROM raw.projects WHERE file_id = %s ORDER BY 1 LIMIT 2", [receipt.file_id]).fetchall()]
+    (july,) = conn.execute("SELECT min(row_number) FROM raw.projects WHERE file_id = %s", [old]).fetchone()
     kept = {}
-    for file_id, column in planted:
-        row, value = conn.execute(f"SELECT row_number, {column} FROM raw.projects WHERE file_id = %s "
-                                  f"AND row_number NOT IN (SELECT unnest(%s::int[])) ORDER BY row_number LIMIT 1",
-                                  [file_id, [r for (f, _c), (r, _v) in kept.items() if f == file_id]]).fetchone()
-        kept[(file_id, column)] = (row, value)
+    for file_id, row, column in [(receipt.file_id, first, "investor"), (receipt.file_id, second, "stage"),
+                                 (old, july, "investor")]:
+        (kept[(file_id, row, column)],) = conn.execute(
+            f"SELECT {column} FROM raw.projects WHERE file_id = %s AND row_number = %s", [file_id, row]).fetchone()
         conn.execute(f"UPDATE raw.projects SET {column} = NULL WHERE file_id = %s AND row_number = %s", [file_id, row])
     try:
         gate = quality.quality_gate(settings)
@@ -364,7 +366,7 @@ def test_a_missing_value_in_a_new_ledger_blocks_the_gate_and_the_ledgers_it_cove
         failed = {(f.column, f.unexpected_count) for f in gate.blocking if f.suite == "raw.projects"}
         assert failed == {("investor", 1), ("stage", 1)}, gate.summary()
     finally:
-        for (file_id, column), (row, value) in kept.items():
+        for (file_id, row, column), value in kept.items():
             conn.execute(f"UPDATE raw.projects SET {column} = %s WHERE file_id = %s AND row_number = %s",
                          [value, file_id, row])
     assert quality.quality_gate(settings).success

@@ -372,6 +372,46 @@ def test_a_missing_value_in_a_new_ledger_blocks_the_gate_and_the_ledgers_it_cove
     assert quality.quality_gate(settings).success
 
 
+def test_a_project_listed_twice_in_a_new_ledger_blocks_the_gate_by_its_key(wh, settings, tmp_path):
+    """A ledger's business key (file, project) in raw and (project, period) in staging is unique
+    on the window's rows: a project planted twice in a new ledger is named by both suites; one
+    planted twice in a ledger a passing gate covered is not read."""
+    conn = wh["conn"]
+    city = conn.execute("SELECT min(city_code) FROM audit.submissions_in_force WHERE kind = 'workbook' "
+                        "AND period = %s", [TO]).fetchone()[0]
+    content = workbook_content(city, TO, SEED, SCALE, city_projects(city, SEED, SCALE, TO))
+    content.sheets[PROJECTS.name][0]["project_name"] += "（更正）"
+    [receipt] = ingest_paths([write_content(tmp_path / f"{city}_{TO.replace('-', '')}.xlsx", content)], settings)
+    assert receipt.status == "superseding", receipt.text()
+    transform.dbt_build(settings)
+    old = conn.execute("SELECT min(file_id) FROM audit.submissions_in_force WHERE kind = 'workbook' "
+                       "AND period = '2025-07'").fetchone()[0]
+    columns = [c.name for c in PROJECTS.columns]
+    planted = {}  # file id -> the project planted twice
+    for file_id in (receipt.file_id, old):
+        project, top = conn.execute("SELECT min(project_id), max(row_number) FROM raw.projects WHERE file_id = %s",
+                                    [file_id]).fetchone()
+        conn.execute(f"INSERT INTO raw.projects (file_id, row_number, {', '.join(columns)}) "
+                     f"SELECT file_id, %s, {', '.join(columns)} FROM raw.projects "
+                     f"WHERE file_id = %s AND project_id = %s", [top + 1, file_id, project])
+        planted[file_id] = (project, top + 1)
+    try:
+        gate = quality.quality_gate(settings)
+        assert not gate.success
+        by_suite = {f.suite: f for f in gate.blocking if f.expectation.startswith("unique_")}
+        assert set(by_suite) == {"raw.projects", "staging.stg_raw__projects"}, gate.summary()
+        new_project = planted[receipt.file_id][0]
+        assert by_suite["raw.projects"].expectation == "unique_file_id_project_id"
+        assert [(r["file_id"], r["project_id"], r["rows_sharing_key"]) for r in by_suite["raw.projects"].sample] \
+            == [(receipt.file_id, new_project, 2)]
+        assert [(r["project_id"], r["period"]) for r in by_suite["staging.stg_raw__projects"].sample] \
+            == [(new_project, TO)]
+    finally:
+        for file_id, (_project, row) in planted.items():
+            conn.execute("DELETE FROM raw.projects WHERE file_id = %s AND row_number = %s", [file_id, row])
+    assert quality.quality_gate(settings).success
+
+
 def test_corrupted_mart_input_blocks_the_next_run(wh, settings):
     conn = wh["conn"]
     # behind intake's back: one project's paid-in in the September ledger falls below August's

@@ -391,8 +391,13 @@ def _checkpoint(settings: Settings, specs: list, views: dict[str, tuple[str, str
     else:
         checkpoint = _registered_checkpoint(context, settings, fingerprint)
     if checkpoint is None:
-        checkpoint = _register(context, ds, specs, views)
+        _register(context, ds, specs, views)
         _registration_mark(settings).write_text(fingerprint)
+        # Run the checkpoint as a new context reads it from the project: in the context that
+        # re-registered suites of an existing project, GX left an asset detached from it, and the
+        # run failed with "Missing DataContext" (the first gate after every change of the suites).
+        context = _context(settings)
+        checkpoint = context.checkpoints.get(CHECKPOINT)
     run = checkpoint.run(run_id=gx_run_identifier(run_id, started))
     docs_start = time.time()
     # Data Docs once for the run's pages: GX's UpdateDataDocsAction rebuilds the site, index

@@ -126,6 +126,20 @@ def test_clean_sample_passes_and_results_are_stored(wh, settings):
     # (tests/reports/test_bulletin.py renders on such a run and checks the link to it)
 
 
+def test_the_gate_after_the_suites_changed_registers_them_again_and_runs(wh, settings):
+    """An upgrade that changes an expectation: the GX project the last gate left is registered
+    again (its fingerprint differs) and the same gate then runs on it."""
+    from expectations.runner import _registration_mark
+
+    mark = _registration_mark(settings)
+    assert mark.exists()  # the gate before left its registration
+    mark.write_text("suites of an older version")
+    gate = quality.quality_gate(settings, triggered_by="pytest")
+    assert gate.success, gate.summary()
+    assert gate.evaluated == sum(len(s.expectations) for s in all_suites())
+    assert mark.read_text() != "suites of an older version"
+
+
 def test_flagged_paid_in_revision_is_a_warning_listed_in_the_scheduling_report(wh, settings, tmp_path):
     conn = wh["conn"]
     # a city re-sends its September ledger: one project's 累计实际到位资金 below August's, a revision

@@ -9,13 +9,15 @@
 -- Incremental by ledger like its source (macros/ledger_partitions.sql): a new
 -- month adds that month's rows; a correction rebuilds from its month on.
 -- depends_on: {{ ref('stg_audit__current_submissions') }}, {{ ref('stg_audit__submissions') }}, {{ ref('stg_raw__projects') }} (macros/ledger_partitions.sql)
+{#- A project's rows are found by the primary key (project_id, period): a second index led by
+    project_id took each month's rows at random leaf pages over the whole history too (its
+    insert at 3 years of the province's volume: 2.0-2.6 -> 1.25-1.4 s without it). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_stale_ledger_partitions() }}",
     indexes=[
-        {'columns': ['project_id', 'month_start']},
         {'columns': ['file_id']},
         {'columns': ['city_code', 'period']},
     ],

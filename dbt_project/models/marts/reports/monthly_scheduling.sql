@@ -29,7 +29,7 @@ with f as (
 ),
 
 back3 as (
-    select project_id, month_start, paid_in_cumulative_10k
+    select project_id, period, paid_in_cumulative_10k
     from {{ ref('fct_project_month') }}
 ),
 
@@ -56,7 +56,8 @@ flagged as (
     from f
     left join back3 as b
         on b.project_id = f.project_id
-        and b.month_start = cast({{ dbt.dateadd('month', -3, 'f.month_start') }} as date)
+        -- the fact's key (project_id, period): a probe of its primary key per row
+        and b.period = {{ to_period(dbt.dateadd('month', -3, 'f.month_start')) }}
 )
 
 select

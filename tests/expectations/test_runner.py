@@ -394,7 +394,7 @@ def test_a_project_listed_twice_in_a_new_ledger_blocks_the_gate_by_its_key(wh, s
     city = conn.execute("SELECT min(city_code) FROM audit.submissions_in_force WHERE kind = 'workbook' "
                         "AND period = %s", [TO]).fetchone()[0]
     content = workbook_content(city, TO, SEED, SCALE, city_projects(city, SEED, SCALE, TO))
-    content.sheets[PROJECTS.name][0]["project_name"] += "（更正）"
+    content.sheets[PROJECTS.name][1]["project_name"] += "（重报）"  # a correction no other test sends
     [receipt] = ingest_paths([write_content(tmp_path / f"{city}_{TO.replace('-', '')}.xlsx", content)], settings)
     assert receipt.status == "superseding", receipt.text()
     transform.dbt_build(settings)

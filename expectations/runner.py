@@ -334,9 +334,9 @@ def _registered_checkpoint(context, settings: Settings, fingerprint: str):
         return None
 
 
-def _register(context, ds, specs: list, views: dict[str, tuple[str, str]]):
+def _register(context, ds, specs: list, views: dict[str, tuple[str, str]]) -> None:
     """Add or update each suite's asset, batch definition, suite and validation definition, and the
-    checkpoint running them all; returns the checkpoint."""
+    checkpoint running them all (run it as a new context reads it: see _checkpoint)."""
     import great_expectations as gx
 
     validation_definitions = []
@@ -358,7 +358,7 @@ def _register(context, ds, specs: list, views: dict[str, tuple[str, str]]):
         vd = gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite)
         validation_definitions.append(context.validation_definitions.add_or_update(vd))
 
-    return context.checkpoints.add_or_update(gx.Checkpoint(
+    context.checkpoints.add_or_update(gx.Checkpoint(
         name=CHECKPOINT,
         validation_definitions=validation_definitions,
         actions=[],

@@ -23,6 +23,7 @@ from psycopg import sql
 from core.settings import AIRFLOW_DB, EMBEDDED_USER, REPRODUCE_DB, WAREHOUSE_DB, Settings
 
 SUPERUSER = "postgres"
+DATABASES = (WAREHOUSE_DB, AIRFLOW_DB, REPRODUCE_DB)  # what bootstrap() creates for the application role
 FALLBACK_PG_USER = "openecon-pg"
 
 INSTALL_HINT = (
@@ -183,7 +184,23 @@ class EmbeddedPostgres:
             return False
         return self._run(["pg_ctl", "status", "-D", str(self.data_dir)], check=False).returncode == 0
 
+    def ready(self) -> bool:
+        """Running and bootstrapped: the application role logs in with the current password and
+        its databases exist. One connection, where the full start runs pg_ctl and connects twice
+        as the superuser: it is what every command pays before its work (ingest start-up)."""
+        if not self.initialized():
+            return False
+        try:
+            with psycopg.connect(**self.settings.warehouse.conninfo(), connect_timeout=3) as conn:
+                found = conn.execute("SELECT count(*) FROM pg_database WHERE datname = ANY(%s)",
+                                     [list(DATABASES)]).fetchone()[0]
+        except psycopg.OperationalError:
+            return False
+        return found == len(DATABASES)
+
     def start(self) -> None:
+        if self.ready():
+            return
         self.init()
         if not self.running():
             if _port_in_use(self.port):
@@ -243,7 +260,7 @@ class EmbeddedPostgres:
                     sql.SQL(verb), sql.Identifier(EMBEDDED_USER), sql.Literal(password)
                 )
             )
-            for db in (WAREHOUSE_DB, AIRFLOW_DB, REPRODUCE_DB):
+            for db in DATABASES:
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
                     conn.execute(
                         sql.SQL("CREATE DATABASE {} OWNER {}").format(

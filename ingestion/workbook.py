@@ -6,10 +6,14 @@ pay to import.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from core.settings import Settings
 from ingestion.contract import PROJECTS, Sheet, sheets_of_kind
@@ -19,11 +23,16 @@ from ingestion.validate import validate
 
 
 def _copy_frame(conn: psycopg.Connection, sheet: Sheet, file_id: int, frame: pd.DataFrame) -> None:
-    cols = ["file_id", "row_number", *(c.name for c in sheet.columns)]
-    values = frame[[c.name for c in sheet.columns]].astype(object).where(frame.notna(), None)
-    with conn.cursor().copy(f"COPY {sheet.raw_table} ({', '.join(cols)}) FROM STDIN") as copy:
-        for row_number, row in zip(frame["row_number"].tolist(), values.itertuples(index=False, name=None)):
-            copy.write_row((file_id, int(row_number), *row))
+    # As one CSV block written by Arrow, not row by row: 16 k rows of 长沙's ledger took 0.45 s
+    # through write_row. In COPY's CSV an unquoted empty field is NULL, Arrow's "" an empty text.
+    cols = [c.name for c in sheet.columns]
+    table = pa.Table.from_pandas(frame[["row_number", *cols]], preserve_index=False)
+    table = table.add_column(0, "file_id", pa.array(np.full(len(frame), file_id, dtype=np.int64)))
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False))
+    columns = ", ".join(table.column_names)
+    with conn.cursor().copy(f"COPY {sheet.raw_table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(sink.getvalue())
 
 
 def _check_city(frame: pd.DataFrame, sheet: Sheet, file: str, city_code: str) -> None:

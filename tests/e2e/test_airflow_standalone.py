@@ -191,7 +191,7 @@ def test_rest_api_lists_our_dags_and_a_triggered_month_builds_the_warehouse(stan
     run_id = trigger_month(api, inbox, MONTHS[0])
     api.wait_run("submissions_ingest", run_id)
     assert api.task_states("submissions_ingest", run_id) == {
-        "find_cities": "success", "ingest_city": "success", "publish": "success"}
+        "share_cities": "success", "ingest_cities": "success", "publish": "success"}
     build = api.wait_build_of(api.latest_raw_event())
     assert api.task_states("warehouse_build", build["dag_run_id"])["quality_gate"] == "success"
 
@@ -205,17 +205,17 @@ def test_rest_api_lists_our_dags_and_a_triggered_month_builds_the_warehouse(stan
 def month_by_month(settings, inbox: Path) -> dict:
     """Reference: three single monthly runs, each ingest then build, as the DAG tasks do them.
 
-    Run in-process with the very functions the tasks call (ingest_city, dbt_build): the
+    Run in-process with the very functions the tasks call (ingest_cities, dbt_build): the
     quality gate and docs tasks do not write marts, and the scheduler round trips would
     only add minutes.
     """
+    from core.constants import WAREHOUSE_POOL_SLOTS
     from flows import intake, transform
-    from flows.intake import inbox_cities
 
     reset_warehouse(settings)
     for period in MONTHS:
-        for city in inbox_cities(inbox):
-            intake.ingest_inbox(inbox / city, settings, up_to_period=period)
+        for cities in intake.inbox_shares(inbox, settings, WAREHOUSE_POOL_SLOTS, up_to_period=period):
+            intake.ingest_cities(inbox, cities, settings, up_to_period=period)
         transform.dbt_build(settings)
     return marts_fingerprint(settings)
 

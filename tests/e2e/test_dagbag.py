@@ -9,7 +9,7 @@ DAGS = {"submissions_ingest", "warehouse_build", "bulletin_monthly", "bulletin_q
         "submissions_watch"}
 # Tasks that write to the warehouse Postgres: they must share the openecon_warehouse pool.
 WRITERS = {
-    "submissions_ingest": {"ingest_city"},
+    "submissions_ingest": {"ingest_cities"},
     "warehouse_build": {"dbt_build", "quality_gate", "dbt_docs"},
     "bulletin_monthly": {"render_scheduling_report"},
     "bulletin_quarterly": {"render_quarterly_bulletin"},

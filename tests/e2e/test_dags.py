@@ -155,13 +155,22 @@ def test_warehouse_pool_exists_after_migrate(airflow_db):
     assert pool is not None and pool.slots == WAREHOUSE_POOL_SLOTS == 2
 
 
-def test_ingest_maps_over_cities(airflow_db, warehouse, settings, sample_dir):
+def test_ingest_shares_the_cities_out_to_the_pool_slots(airflow_db, warehouse, settings, sample_dir):
     from airflow.utils.state import DagRunState
+
+    from core.constants import WAREHOUSE_POOL_SLOTS
 
     run = dag("submissions_ingest").test(run_conf={"period": "2025-09", "inbox": str(sample_dir)})
     assert run.state == DagRunState.SUCCESS
-    mapped = sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "ingest_city")
-    assert mapped == list(range(14))
+    mapped = [ti for ti in run.get_task_instances() if ti.task_id == "ingest_cities"]
+    assert sorted(ti.map_index for ti in mapped) == list(range(WAREHOUSE_POOL_SLOTS))
+    # Each city in one task (its map index lists them), and every city's files received.
+    shares = [ti.rendered_map_index.split(",") for ti in mapped]
+    cities = sorted(p.name for p in sample_dir.iterdir() if p.is_dir())
+    assert sorted(c for share in shares for c in share) == cities and len(cities) == 14
+    received = warehouse.execute("SELECT city_code, count(*) FROM audit.submissions WHERE status = 'accepted' "
+                                 "GROUP BY city_code ORDER BY 1").fetchall()
+    assert received == [(c, 4) for c in cities]  # a workbook and a trade CSV of 2025-08 and of 2025-09
 
 
 def test_gate_blocks_when_a_mart_rule_breaks(airflow_db, warehouse, settings, sample_dir, monkeypatch):
@@ -308,7 +317,7 @@ def test_dropped_connection_is_retried_and_leaves_no_duplicates(airflow_db, ware
     assert run.state == DagRunState.SUCCESS
     # The intake reconnects and loads the file again itself (ingestion.load.ingest_paths), inside the
     # task's first try; Airflow's retries are left for a database that stays away longer.
-    tries = sorted((ti.state, ti.try_number) for ti in run.get_task_instances() if ti.task_id == "ingest_city")
+    tries = sorted((ti.state, ti.try_number) for ti in run.get_task_instances() if ti.task_id == "ingest_cities")
     assert tries == [(TaskInstanceState.SUCCESS, 1), (TaskInstanceState.SUCCESS, 1)]
     assert raw_counts(warehouse) == clean
     # A try that was retried and then succeeded is no failure.

@@ -167,3 +167,45 @@ def test_a_receipt_file_an_interrupted_ingest_did_not_write_is_written_by_the_ne
     path.unlink()
     ingest_one(_trade(tmp_path / "b" / f"trade_{OTHER}_202509.csv", 3), settings)
     assert path.read_text(encoding="utf-8") == text
+
+
+# --- the inbox shared out to the pool's slots ----------------------------------------------
+@pytest.mark.parametrize("seed", range(40))
+def test_the_cities_are_shared_out_once_each_and_no_share_is_far_above_the_best_split(seed):
+    import itertools
+    import random
+
+    from flows.intake import share_out
+
+    rng = random.Random(seed)
+    cities = [f"43{i:02d}00" for i in range(1, rng.randint(1, 8) + 1)]
+    work = {c: rng.choice([1, 5, 20, 100]) * rng.randint(1, 50) for c in cities}
+    shares = rng.randint(1, 3)
+    got = share_out(work, shares)
+    assert sorted(c for share in got for c in share) == sorted(cities)
+    assert len(got) == min(shares, len(cities)) and all(share == sorted(share) for share in got)
+    # The best split, by trying every assignment: most work first to the lightest share stays
+    # within 4/3 of it (Graham's bound for that rule).
+    best = min(max(sum(work[c] for c, s in zip(cities, pick) if s == k) for k in range(shares))
+               for pick in itertools.product(range(shares), repeat=len(cities)))
+    assert max(sum(work[c] for c in share) for share in got) <= best * 4 / 3
+
+
+def test_a_share_of_the_inbox_ingests_its_cities_new_files_only(warehouse, settings, tmp_path):
+    from flows.intake import inbox_shares, ingest_cities
+
+    inbox = tmp_path / "inbox"
+    for city, rows in ((CITY, 3), (OTHER, 2), ("430700", 1)):
+        (inbox / city).mkdir(parents=True)
+        city_workbook(inbox / city, city, "2025-09", [project_row(city, i + 1) for i in range(rows)])
+        write_trade(inbox / city / f"trade_{city}_202509.csv", [trade_row(i) for i in range(rows * 400)])
+    shares = inbox_shares(inbox, settings, 2, up_to_period="2025-09")
+    assert sorted(c for s in shares for c in s) == sorted([CITY, OTHER, "430700"]) and len(shares) == 2
+    first = ingest_cities(inbox, shares[0], settings, up_to_period="2025-09")
+    assert first["files"] == 2 * len(shares[0]) and not first["rejected"]
+    # what is left is the other share; a second run of the first share finds nothing new
+    left = inbox_shares(inbox, settings, 2, up_to_period="2025-09")
+    assert sorted(c for s in left for c in s) == sorted(shares[1])
+    assert ingest_cities(inbox, shares[0], settings, up_to_period="2025-09")["files"] == 0
+    cities = {r[0] for r in warehouse.execute("SELECT city_code FROM audit.submissions").fetchall()}
+    assert cities == set(shares[0])

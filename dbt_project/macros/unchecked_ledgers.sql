@@ -58,17 +58,35 @@
     version starting from the first unchecked month; in a city with a corrected or late ledger
     (dim_project works it out again), the projects seen from that ledger's month on (a project a
     correction took out of every ledger since is left to the next full check). On the province's
-    volume a new month starts versions of about one project in eight of its ledgers. -#}
+    volume a new month starts versions of about one project in eight of its ledgers.
+    Either way a version in scope was last seen in or after the city's first unchecked month
+    (it starts no later than it is last seen): with the cities and months as constants, found when
+    the test compiles, Postgres reads the ranges of the (city_code, last_seen_period) index, not
+    the whole table (each of the four tests read all of dim_project's versions, 0.5-0.8 s alone
+    at 3 years of the province's volume). -#}
 {% macro unchecked_project_versions(relation) -%}
     select r.*
     from {{ relation }} as r
     where r.project_id in (
         select d.project_id
         from {{ relation }} as d
-        inner join ({{ unchecked_ledger_kinds() }}) as u
-            on u.city_code = d.city_code
-           and (d.valid_from >= u.from_period or (u.is_append = 0 and d.last_seen_period >= u.from_period))
+        where {{ unchecked_version_condition('d') }}
     )
+{%- endmacro %}
+
+
+{% macro unchecked_version_condition(alias) -%}
+    {%- if not execute -%}
+        1 = 1
+    {%- else -%}
+        {%- set scope = run_query(unchecked_ledger_kinds() ~ " order by city_code").rows -%}
+        {%- if scope | length == 0 -%}
+            1 = 0
+        {%- else -%}
+            ({% for u in scope %}({{ alias }}.city_code = '{{ u[0] }}' and {{ alias }}.last_seen_period >= '{{ u[1] }}'
+            {%- if u[2] == 1 %} and {{ alias }}.valid_from >= '{{ u[1] }}'{% endif %}){{ "\n      or " if not loop.last }}{% endfor %})
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -49,19 +49,6 @@ def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = 
     return [f for f in files if (f.name, sha256_of(f)) not in seen]
 
 
-def inbox_cities(inbox: Path, settings: Settings | None = None, up_to_period: str | None = None) -> list[str]:
-    """City folders of the inbox (<inbox>/<city_code>/...), in code order.
-
-    With ``settings``, only the folders holding files not received yet (up to
-    ``up_to_period``): a run with nothing new maps no task, instead of one no-op per city.
-    """
-    cities = [c for c in reference.cities() if (inbox / c).is_dir()]
-    if settings is None:
-        return cities
-    new = {f.relative_to(inbox).parts[0] for f in new_inbox_files(inbox, settings, up_to_period)}
-    return [c for c in cities if c in new]
-
-
 def ingest_inbox(inbox: Path, settings: Settings, up_to_period: str | None = None,
                  allow_shrink: bool = False) -> dict:
     files = new_inbox_files(inbox, settings, up_to_period)

@@ -251,6 +251,10 @@ class Settings:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            # LocalExecutor forks this many workers at once (default 32); the warehouse pool has
+            # 2 slots and the report DAGs a task or two each, so 8 leaves room without 30 idle
+            # processes that a stop has to wind down.
+            "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.airflow_db.url("postgresql+psycopg2"),
             "AIRFLOW__DATABASE__LOAD_DEFAULT_CONNECTIONS": "False",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from core.constants import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
@@ -140,6 +141,14 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def process_cmdline(pid: int) -> str:
+    """A process's command line, for a report of what was still running."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def _proc_state(entry: Path) -> str:
     try:
         return entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -147,7 +156,8 @@ def _proc_state(entry: Path) -> str:
         return ""
 
 
-def stop_standalone(proc: subprocess.Popen, timeout: float = 30) -> list[int]:
+def stop_standalone(proc: subprocess.Popen, timeout: float = 30,
+                    on_stragglers: Callable[[dict[int, str]], None] | None = None) -> list[int]:
     """Stop standalone as Ctrl-C would (it stops its components), then make sure.
 
     SIGINT first; whatever is left after `timeout` gets SIGTERM (each component shuts
@@ -165,6 +175,8 @@ def stop_standalone(proc: subprocess.Popen, timeout: float = 30) -> list[int]:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     stragglers = wait_gone(timeout)
+    if stragglers and on_stragglers is not None:
+        on_stragglers({pid: process_cmdline(pid) for pid in stragglers})  # before they are killed
     for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         for pid in session_pids(proc.pid):
             try:

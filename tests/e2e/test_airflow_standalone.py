@@ -266,9 +266,12 @@ def test_standalone_stops_on_ctrl_c_without_leftover_processes(standalone):
              lambda: not api("GET", "/dags/~/dagRuns", params={"state": ["queued", "running"], "limit": 1})
              ["total_entries"], timeout=600, every=2)
     api.http.close()  # no keep-alive connection for the API server to wait on
+    running = {pid: airflow_runtime.process_cmdline(pid) for pid in airflow_runtime.session_pids(proc.pid)}
+    print("standalone's processes before Ctrl-C:", *running.items(), sep="\n  ")
     t = time.monotonic()
-    forced = airflow_runtime.stop_standalone(proc, timeout=90)
+    left = {}
+    forced = airflow_runtime.stop_standalone(proc, timeout=90, on_stragglers=left.update)
     print(f"standalone stopped in {time.monotonic() - t:.1f}s")
-    assert forced == [], f"processes outlived Ctrl-C (SIGINT) and had to be killed: {forced}"
+    assert forced == [], f"processes outlived Ctrl-C (SIGINT) and had to be killed: {left}"
     assert airflow_runtime.session_pids(proc.pid) == []
     assert proc.returncode is not None

@@ -32,21 +32,7 @@
 {% macro unchecked_ledger_rows(relation) -%}
     select r.*
     from {{ relation }} as r
-    where {{ unchecked_ledger_condition('r') }}
-{%- endmacro %}
-
-
-{% macro unchecked_ledger_condition(alias) -%}
-    {%- if not execute -%}
-        1 = 1
-    {%- else -%}
-        {%- set scope = run_query(unchecked_ledgers() ~ " order by city_code").rows -%}
-        {%- if scope | length == 0 -%}
-            1 = 0
-        {%- else -%}
-            ({% for u in scope %}({{ alias }}.city_code = '{{ u[0] }}' and {{ alias }}.period >= '{{ u[1] }}'){{ "\n      or " if not loop.last }}{% endfor %})
-        {%- endif -%}
-    {%- endif -%}
+    where {{ unchecked_cities_condition('r', 'period') }}
 {%- endmacro %}
 
 
@@ -70,12 +56,15 @@
     where r.project_id in (
         select d.project_id
         from {{ relation }} as d
-        where {{ unchecked_version_condition('d') }}
+        where {{ unchecked_cities_condition('d', 'last_seen_period', appended_from='valid_from') }}
     )
 {%- endmacro %}
 
 
-{% macro unchecked_version_condition(alias) -%}
+{#- The scope as a condition on ``alias``: per unchecked city, ``period_column`` from its first
+    unchecked month on and, where the city was only appended to, ``appended_from`` too (when
+    given). Constants, so Postgres reads index ranges; "1 = 1" while dbt parses. -#}
+{% macro unchecked_cities_condition(alias, period_column, appended_from=none) -%}
     {%- if not execute -%}
         1 = 1
     {%- else -%}
@@ -83,8 +72,8 @@
         {%- if scope | length == 0 -%}
             1 = 0
         {%- else -%}
-            ({% for u in scope %}({{ alias }}.city_code = '{{ u[0] }}' and {{ alias }}.last_seen_period >= '{{ u[1] }}'
-            {%- if u[2] == 1 %} and {{ alias }}.valid_from >= '{{ u[1] }}'{% endif %}){{ "\n      or " if not loop.last }}{% endfor %})
+            ({% for u in scope %}({{ alias }}.city_code = '{{ u[0] }}' and {{ alias }}.{{ period_column }} >= '{{ u[1] }}'
+            {%- if appended_from and u[2] == 1 %} and {{ alias }}.{{ appended_from }} >= '{{ u[1] }}'{% endif %}){{ "\n      or " if not loop.last }}{% endfor %})
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -25,8 +25,9 @@ def ingest(paths: list[Path], settings: Settings, allow_shrink: bool = False) ->
             "rejected": [r.file for r in receipts if not r.ok]}
 
 
-def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = None) -> list[Path]:
-    """Files in the inbox not received before under the same name and bytes.
+def new_inbox_files(inbox: Path | list[Path], settings: Settings, up_to_period: str | None = None) -> list[Path]:
+    """Files in the inbox (or in each of a list of its folders) not received before under the
+    same name and bytes.
 
     The inbox is a drop folder that keeps its files, so a re-run of the DAG must
     not record them again; `openecon ingest` on a path always records a receipt. A file
@@ -35,7 +36,7 @@ def new_inbox_files(inbox: Path, settings: Settings, up_to_period: str | None = 
     (late files of earlier months are picked up, later months wait for their run);
     a file whose name carries no period is taken, so its sender gets a rejection receipt.
     """
-    files = expand([inbox]) if inbox.exists() else []
+    files = expand([f for f in (inbox if isinstance(inbox, list) else [inbox]) if f.exists()])
     if up_to_period:
         files = [f for f in files if (meta := parse_file_name(f.name)) is None or meta[2] <= up_to_period]
     if not files:
@@ -92,7 +93,7 @@ def inbox_shares(inbox: Path, settings: Settings, shares: int, up_to_period: str
 def ingest_cities(inbox: Path, cities: list[str], settings: Settings, up_to_period: str | None = None,
                   allow_shrink: bool = False) -> dict:
     """The new files of the cities' folders, ingested in one run (earlier periods first)."""
-    files = [f for c in cities for f in new_inbox_files(inbox / c, settings, up_to_period)]
+    files = new_inbox_files([inbox / c for c in cities], settings, up_to_period)
     log.info("%d new file(s) of %d cities in %s", len(files), len(cities), inbox)
     return ingest(files, settings, allow_shrink) if files else {"files": 0, "by_status": {}, "rejected": []}
 

@@ -278,6 +278,16 @@ LATEST = MIGRATIONS[-1].version
 _LOCK = "openecon.audit_schema.migrate"
 
 
+def is_current(conn: psycopg.Connection) -> bool:
+    """Every migration recorded as applied: one read, no lock (``migrate`` when not).
+    On an autocommit connection: a missing audit schema fails the read, not a transaction."""
+    try:
+        row = conn.execute("SELECT max(version) FROM audit.schema_migrations").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return False
+    return row[0] == LATEST
+
+
 def migrate(conn: psycopg.Connection, settings: Settings) -> list[int]:
     """Apply the migrations not applied yet, in one transaction under an advisory lock
     (CREATE ... IF NOT EXISTS is not race-free); returns the versions applied now."""

@@ -8,6 +8,7 @@ partition is created on its first file (:func:`month_partition`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import psycopg
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def ensure_raw(conn: psycopg.Connection) -> None:
     """Create the raw tables the contract declares, if missing, in one transaction
-    serialised across processes by an advisory lock (CREATE ... IF NOT EXISTS is not race-free)."""
+    serialised across processes by an advisory lock (CREATE ... IF NOT EXISTS is not race-free).
+    The schema's comment then names the contract's DDL, for ``raw_is_current``."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.ingestion.ensure_raw'))")
         for sheet in SHEETS:
@@ -28,6 +30,25 @@ def ensure_raw(conn: psycopg.Connection) -> None:
                 _partition_existing(conn, sheet)
         for stmt in raw_ddl():
             conn.execute(stmt)
+        conn.execute(f"COMMENT ON SCHEMA raw IS '{_contract_comment()}'")
+
+
+def raw_is_current(conn: psycopg.Connection) -> bool:
+    """The raw tables of this contract in place, read from the catalog without a lock: the
+    schema's comment names this contract's DDL and every table exists, the bulk ones partitioned.
+    Every command checks this first (``ensure_raw``'s forty statements took ≈ 30 ms of each start)."""
+    row = conn.execute(
+        "SELECT obj_description(to_regnamespace('raw'), 'pg_namespace'), "
+        "       array(SELECT coalesce(c.relkind::text, '') "
+        "             FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, i) "
+        "             LEFT JOIN pg_class AS c ON c.oid = to_regclass(t.name) ORDER BY t.i)",
+        [[s.raw_table for s in SHEETS]]).fetchone()
+    return row[0] == _contract_comment() and row[1] == ["p" if s.bulk else "r" for s in SHEETS]
+
+
+def _contract_comment() -> str:
+    ddl = "\n".join(raw_ddl()).encode()
+    return f"openecon raw tables, contract {hashlib.sha256(ddl).hexdigest()[:16]}"
 
 
 def partition_name(sheet: Sheet, period: str) -> str:

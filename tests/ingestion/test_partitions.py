@@ -113,3 +113,40 @@ def test_an_unpartitioned_raw_trade_is_moved_into_month_partitions(warehouse, tm
     assert warehouse.execute("SELECT to_regclass('raw.trade_unpartitioned')").fetchone() == (None,)
     prepare(settings)  # and again: nothing more to do
     assert len(receipts) == len(_partitions(warehouse))
+
+
+def test_prepare_takes_no_lock_when_all_is_in_place_and_restores_what_is_missing(warehouse, settings):
+    import threading
+
+    import psycopg
+
+    from core import audit_schema
+
+    started = []
+
+    def prepare_within(seconds: float) -> bool:
+        done = threading.Event()
+        started.append(worker := threading.Thread(target=lambda: (prepare(settings), done.set()), daemon=True))
+        worker.start()
+        return done.wait(seconds)
+
+    # Another command holding the DDL locks (a migration or a partition being made) does not hold
+    # up a command on a warehouse already in place: it reads the catalog and goes on.
+    with psycopg.connect(**settings.warehouse.conninfo()) as other:
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('openecon.ingestion.ensure_raw')), "
+                      "pg_advisory_xact_lock(hashtext('openecon.audit_schema.migrate'))")
+        assert prepare_within(10), "prepare waited on a lock with every table in place"
+
+        # A raw table gone: the next command waits for the lock and makes it again.
+        warehouse.execute("DROP TABLE raw.parks")
+        assert not prepare_within(2), "prepare went on without making raw.parks"
+        other.rollback()  # the locks released
+    for worker in started:
+        worker.join(30)
+        assert not worker.is_alive()
+    assert warehouse.execute("SELECT to_regclass('raw.parks') IS NOT NULL").fetchone() == (True,)
+
+    # A migration not recorded (a warehouse from an older version) is applied again.
+    warehouse.execute("DELETE FROM audit.schema_migrations WHERE version = %s", [audit_schema.LATEST])
+    prepare(settings)
+    assert warehouse.execute("SELECT max(version) FROM audit.schema_migrations").fetchone() == (audit_schema.LATEST,)

@@ -126,6 +126,28 @@ def test_clean_sample_passes_and_results_are_stored(wh, settings):
     # (tests/reports/test_bulletin.py renders on such a run and checks the link to it)
 
 
+def test_openecon_build_runs_dbt_then_the_gate_on_what_dbt_built(wh, settings):
+    """The command line's build: dbt, then the gate (its module imported while dbt ran)."""
+    import subprocess
+    import sys
+
+    conn = wh["conn"]
+    before = conn.execute("SELECT count(*) FROM audit.quality_runs").fetchone()[0]
+    proc = subprocess.run([sys.executable, "-m", "openecon.cli", "build"], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "quality gate: PASSED" in proc.stdout and re.search(r"dbt build [\d.]+ s, quality gate [\d.]+ s",
+                                                               proc.stdout)
+    dbt_done = datetime.fromisoformat(json.loads(
+        (settings.dbt_target_dir / "run_results.json").read_text())["metadata"]["generated_at"])
+    runs = conn.execute("SELECT started_at, success, data_hash FROM audit.quality_runs ORDER BY started_at DESC"
+                        ).fetchall()
+    assert len(runs) == before + 1
+    started, success, data_hash = runs[0]
+    assert success and data_hash == current(conn)["hash"]
+    assert started >= dbt_done  # the gate checked the marts dbt had finished
+
+
 def test_the_gate_after_the_suites_changed_registers_them_again_and_runs(wh, settings):
     """An upgrade that changes an expectation: the GX project the last gate left is registered
     again (its fingerprint differs) and the same gate then runs on it."""

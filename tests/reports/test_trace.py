@@ -60,7 +60,7 @@ def test_a_city_figure_is_its_files_and_the_rows_sum_to_it(wh, settings, tmp_pat
     for f, path in zip(t["files"], inputs):  # each file's partial sum is the file's own total
         frame = read_trade_csv(path)
         assert Decimal(f["value_cny"]) == Decimal(str(round(frame.cny.sum(), 2)))
-        assert f["file_rows"] == len(frame) and f["receipt"].exists()
+        assert f["file_rows"] == len(frame) and f["rows_used"] == len(frame) and f["receipt"].exists()
     assert "Σ" in t["formula_zh"] and str(t["cell"]["value_ytd"]) in t["formula_zh"]
     n, figure = write_rows(wh["conn"], t, tmp_path / "rows.csv")
     rows = rows_of(tmp_path / "rows.csv")
@@ -79,6 +79,10 @@ def test_a_province_figure_lists_its_cities_then_every_file_and_row(wh, settings
                                    abs=1e-6)
     assert float(t["cell"]["value_ytd"]) == pytest.approx(sum(cities.values()), abs=1e-5)
     assert {f["city_code"] for f in t["files"]} == set(oracle.cities)
+    # each file counts its export rows only
+    used = {f["file_name"]: f["rows_used"] for f in t["files"]}
+    assert used == {p.name: int((read_trade_csv(p).direction == "出口").sum())
+                    for c in oracle.cities for p in trade_files(wh["sample"], c, PERIOD)}
     n, figure = write_rows(wh["conn"], t, tmp_path / "rows.csv")
     rows = rows_of(tmp_path / "rows.csv")
     assert {r["进出口 direction"] for r in rows} == {"出口"}  # the KPI's filter, applied to the rows

@@ -36,7 +36,8 @@ def ensure_raw(conn: psycopg.Connection) -> None:
 def raw_is_current(conn: psycopg.Connection) -> bool:
     """The raw tables of this contract in place, read from the catalog without a lock: the
     schema's comment names this contract's DDL and every table exists, the bulk ones partitioned.
-    Every command checks this first (``ensure_raw``'s forty statements took ≈ 30 ms of each start)."""
+    Every command checks this first: ``ensure_raw``'s forty statements under the advisory lock made
+    each command wait while another created a partition."""
     row = conn.execute(
         "SELECT obj_description(to_regnamespace('raw'), 'pg_namespace'), "
         "       array(SELECT coalesce(c.relkind::text, '') "

@@ -5,8 +5,14 @@
 -- reported project.
 with latest_rows as (
     -- each project's latest ledger row: the last period of its current version (by the
-    -- fact's primary key, project_id and period, rather than ranking every row of the history)
-    select f.*
+    -- fact's primary key, project_id and period, rather than ranking every row of the history),
+    -- with that version's investor (the row belongs to it: no second look-up by project_key)
+    select
+        f.*,
+        c.investor,
+        c.investor_origin,
+        c.source_region,
+        c.fortune500
     from {{ ref('dim_project') }} as c
     inner join {{ ref('fct_project_month') }} as f
         on f.project_id = c.project_id
@@ -17,17 +23,11 @@ with latest_rows as (
 projects as (
     select
         l.*,
-        v.investor,
-        v.investor_origin,
-        v.source_region,
-        v.fortune500,
         row_number() over (
-            partition by v.investor, v.investor_origin
+            partition by l.investor, l.investor_origin
             order by l.period desc, l.project_id desc
         ) as investor_recency
     from latest_rows as l
-    inner join {{ ref('dim_project') }} as v
-        on v.project_key = l.project_key
 ),
 
 origins as (

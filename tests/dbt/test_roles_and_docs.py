@@ -136,6 +136,22 @@ def test_a_second_build_keeps_roles_and_grants(built, settings):
     assert built.execute("SELECT count(*) FROM pg_roles WHERE rolname IN ('bi_reader', 'auditor')").fetchone() == (2,)
 
 
+def partial_indexes(conn, table: str) -> list[tuple[str, str]]:
+    return conn.execute("SELECT regexp_replace(indexname, '_[0-9]{14}$', ''), indexdef FROM pg_indexes "
+                        "WHERE schemaname = 'marts' AND tablename = %s AND indexdef LIKE '%%WHERE%%' ORDER BY 1",
+                        [table]).fetchall()
+
+
+def test_monthly_scheduling_has_one_partial_index_per_flag_the_appraisal_counts(built, settings):
+    """performance_appraisal counts the overdue and the terminated major projects of each quarter."""
+    first = partial_indexes(built, "monthly_scheduling")
+    assert [name for name, _ in first] == ["overdue_majors", "terminated_majors"]
+    assert "is_major AND (is_overdue_not_started OR is_overdue_not_producing)" in first[0][1]
+    assert "is_major AND terminated_this_month" in first[1][1]
+    transform.dbt(["run", "--select", "monthly_scheduling"], settings)  # incremental: no second copy
+    assert partial_indexes(built, "monthly_scheduling") == first
+
+
 def test_a_role_without_createrole_gets_a_warning_not_a_failure(built, settings, tmp_path):
     """An external server where the transform role may not create roles: warn and carry on."""
     user, password = f"etl_{secrets.token_hex(4)}", secrets.token_urlsafe(12)

@@ -7,6 +7,9 @@
 --   资金到位停滞      is_stalled_funds          : stage 签约/注册/开工, not fully paid in, and
 --                      累计实际到位资金 ≤ the project's figure in the ledger 3 months
 --                      earlier (null when that ledger does not list the project)
+-- performance_appraisal counts the overdue and the terminated major projects of every quarter:
+-- two partial indexes hold just those rows (7 % and 0.03 % of 3 M at 3 years; its query read all
+-- of them twice, 0.62 -> 0.07 s).
 -- Incremental by ledger (macros/ledger_partitions.sql): a month's rows depend on
 -- that ledger, the one 3 months earlier and the month's 四率, so a new month adds
 -- its own rows and a correction rebuilds from its month on.
@@ -16,6 +19,12 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_stale_ledger_partitions() }}",
+    post_hook=[
+        "{{ partial_index(this, 'overdue_majors', ['city_code', 'period'],
+                          'is_major and (is_overdue_not_started or is_overdue_not_producing)') }}",
+        "{{ partial_index(this, 'terminated_majors', ['city_code', 'period'],
+                          'is_major and terminated_this_month') }}",
+    ],
     indexes=[{'columns': ['city_code', 'period']}, {'columns': ['file_id']}],
 ) }}
 with f as (

@@ -1,6 +1,6 @@
-{#- post_hook: an index on ``columns`` of ``relation`` over the rows ``predicate`` keeps only, for
-    reads of a few flagged rows of a table that grows with the history (dbt's ``indexes`` config
-    has no WHERE). ``key`` names it, with the run's start time so that a full refresh, whose old
+{#- post_hook: an index on ``columns`` of ``relation`` holding only the rows where ``predicate``
+    is true, for reads of a few flagged rows of a table that grows with the history (dbt's
+    ``indexes`` config has no WHERE). ``key`` names it, with the run's start time so that a full refresh, whose old
     table keeps its index until dbt drops it, takes a new name; a table that has one already
     (an incremental run) gets no second. -#}
 {% macro partial_index(relation, key, columns, predicate) -%}

@@ -119,28 +119,15 @@ def investors(conn) -> dict:
 def investors_of_ledgers(sample: Path) -> dict:
     """dim_investor's counts by pandas from the workbooks: each project once, as its latest ledger lists it."""
     import pandas as pd
-    import python_calamine
 
-    frames = []
-    for path in files_of(sample):
-        meta = parse_file_name(path.name)
-        if path.suffix != ".xlsx":
-            continue
-        rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name("项目台账").to_python()
-        h = next(i for i, r in enumerate(rows) if "项目编号" in [str(c).strip() for c in r])
-        names = [str(c).strip() for c in rows[h]]
-        col = {key: next(i for i, n in enumerate(names) if n.startswith(key))
-               for key in ("项目编号", "投资方", "投资方来源地", "项目阶段")}
-        body = [r for r in rows[h + 1:] if str(r[col["项目编号"]]).strip()]
-        frames.append(pd.DataFrame({"project_id": [str(r[col["项目编号"]]).strip() for r in body],
-                                    "investor": [str(r[col["投资方"]]).strip() for r in body],
-                                    "origin": [str(r[col["投资方来源地"]]).strip() for r in body],
-                                    "stage": [str(r[col["项目阶段"]]).strip() for r in body],
-                                    "period": meta[2], "city": meta[1]}))
-    ledgers = pd.concat(frames)
+    from tests.dbt.kpi_oracle import Oracle
+
+    oracle = Oracle(sample)
+    ledgers = pd.concat([oracle.ledger(city, period).assign(city=city, period=period)
+                         for kind, city, period in oracle.files if kind == "workbook"])
     latest = ledgers.sort_values("period").groupby("project_id").tail(1)
     out = {}
-    for (investor, origin), g in latest.groupby(["investor", "origin"]):
+    for (investor, origin), g in latest.groupby(["investor", "investor_origin"]):
         cities = sorted(set(g.city))
         out[(investor, origin)] = (len(g), int((g.stage != "终止").sum()), len(cities), ",".join(cities),
                                    ",".join(sorted(g.project_id)), g.period.max())
